@@ -1,0 +1,144 @@
+"""Checkpoints: after every completed batch, the whole recoverable state of the graph as tagged JSON.
+
+Format (version 1), one file ``checkpoint-<BATCH_TIME_MS>.json`` per completed batch, the newest
+two kept, each written to a temporary file, fsynced and renamed, readable by the owner only::
+
+    {"format": "dstream-checkpoint", "version": 1, "batch_ms": 1000, "zero_ms": 0,
+     "time": 5000, "chain": ["QueueInputDStream input stdin slide=1000", ...],
+     "nodes": [<snapshot of node 0>, <snapshot of node 1>, ...]}
+
+Values are encoded so they round-trip exactly and load without running code: JSON scalars as
+they are; a list as a JSON array; a tuple as ``{"t": [...]}``, a dict as ``{"d": [[k, v], ...]}``,
+a set as ``{"s": [...]}``, bytes as ``{"b": "<base64>"}``, an int beyond 64 bits as
+``{"i": "<digits>"}`` and a non-finite float as ``{"f": "nan"}``. Anything else cannot be saved,
+and the error names where it was found and its type.
+"""
+from __future__ import annotations
+
+import base64
+import glob
+import math
+import os
+import re
+import sys
+
+import orjson
+
+from .errors import DstreamError, UsageError
+from .outputs import write_atomically
+
+FORMAT = "dstream-checkpoint"
+VERSION = 1
+KEEP = 2
+_NAME = re.compile(r"checkpoint-(\d+)\.json$")
+
+
+class Unsaveable(DstreamError):
+    """A state value or record that has no checkpoint encoding."""
+
+
+def encode(value, where: str = "value"):
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return value if -(1 << 63) <= value < (1 << 63) else {"i": str(value)}
+    if isinstance(value, float):
+        return value if math.isfinite(value) else {"f": repr(value)}
+    if isinstance(value, list):
+        return [encode(v, where) for v in value]
+    if isinstance(value, tuple):
+        return {"t": [encode(v, where) for v in value]}
+    if isinstance(value, dict):
+        return {"d": [[encode(k, where), encode(v, f"{where}[{k!r}]")] for k, v in value.items()]}
+    if isinstance(value, (set, frozenset)):
+        return {"s" if isinstance(value, set) else "fs": [encode(v, where) for v in value]}
+    if isinstance(value, (bytes, bytearray)):
+        return {"b": base64.b64encode(value).decode()}
+    raise Unsaveable(
+        f"cannot checkpoint {where}: a value of type {type(value).__name__} ({value!r:.60})"
+        " has no checkpoint form; map it to str, numbers, lists, tuples or dicts first"
+    )
+
+
+def decode(value):
+    if isinstance(value, list):
+        return [decode(v) for v in value]
+    if isinstance(value, dict):
+        (tag, body), = value.items()
+        if tag == "t":
+            return tuple(decode(v) for v in body)
+        if tag == "d":
+            return {decode(k): decode(v) for k, v in body}
+        if tag == "s":
+            return {decode(v) for v in body}
+        if tag == "fs":
+            return frozenset(decode(v) for v in body)
+        if tag == "b":
+            return base64.b64decode(body)
+        if tag == "i":
+            return int(body)
+        if tag == "f":
+            return float(body)
+        raise ValueError(f"unknown tag {tag!r}")
+    return value
+
+
+class CheckpointStore:
+    def __init__(self, directory: str, stderr=None) -> None:
+        self.directory = directory
+        self.stderr = stderr or sys.stderr
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+
+    def _paths_newest_first(self) -> list[str]:
+        paths = [p for p in glob.glob(os.path.join(self.directory, "checkpoint-*.json")) if _NAME.search(p)]
+        return sorted(paths, key=lambda p: int(_NAME.search(p).group(1)), reverse=True)
+
+    def write(self, graph, t: int, batch_ms: int, zero_ms: int) -> None:
+        nodes = []
+        for index, node in enumerate(graph.nodes()):
+            nodes.append(encode(node.snapshot(t), f"stage {node.label!r} at batch {t}"))
+        document = {"format": FORMAT, "version": VERSION, "batch_ms": batch_ms, "zero_ms": zero_ms,
+                    "time": t, "chain": graph.fingerprint(), "nodes": nodes}
+        write_atomically(os.path.join(self.directory, f"checkpoint-{t}.json"), orjson.dumps(document), 0o600)
+        for old in self._paths_newest_first()[KEEP:]:
+            os.unlink(old)
+
+    def load(self, graph, batch_ms: int) -> dict | None:
+        """The newest readable checkpoint, checked against this chain; None when there is none."""
+        for path in self._paths_newest_first():
+            try:
+                with open(path, "rb") as handle:
+                    document = orjson.loads(handle.read())
+                if document.get("format") != FORMAT:
+                    raise ValueError("not a dstream checkpoint")
+            except (OSError, ValueError) as exc:
+                print(f"dstream: warning: checkpoint {path} is unreadable ({exc}); trying the previous one",
+                      file=self.stderr, flush=True)
+                continue
+            self._check_compatible(document, graph, batch_ms, path)
+            return document
+        return None
+
+    def _check_compatible(self, document: dict, graph, batch_ms: int, path: str) -> None:
+        from .duration import format_duration
+
+        if document.get("version") != VERSION:
+            raise UsageError(f"checkpoint {path} has format version {document.get('version')}, "
+                             f"this dstream reads version {VERSION}")
+        if document["batch_ms"] != batch_ms:
+            raise UsageError(
+                f"checkpoint in {self.directory} was written with --batch {format_duration(document['batch_ms'])},"
+                f" not {format_duration(batch_ms)}; use the same interval or another --checkpoint directory")
+        saved, current = document["chain"], graph.fingerprint()
+        if saved != current:
+            where = next((i for i, (a, b) in enumerate(zip(saved, current)) if a != b), min(len(saved), len(current)))
+            was = saved[where] if where < len(saved) else "(nothing)"
+            now = current[where] if where < len(current) else "(nothing)"
+            raise UsageError(
+                f"checkpoint in {self.directory} was written for another chain: node {where} was {was!r},"
+                f" now {now!r}; use the same stages or another --checkpoint directory")
+
+    @staticmethod
+    def restore(graph, document: dict) -> None:
+        for node, data in zip(graph.nodes(), document["nodes"]):
+            node.restore(decode(data))

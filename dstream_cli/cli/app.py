@@ -1,0 +1,94 @@
+"""The chained click group: global options, then stages; the result callback builds and runs the graph."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..formats import INPUT_FORMATS
+from .params import Duration, HostPort, InputURI
+from .stages import STAGES
+
+DURATION = Duration()
+
+
+def _start_time(value: str) -> int:
+    """--start-time: epoch milliseconds, or an ISO date and time (local time unless it says otherwise)."""
+    if value.lstrip("-").isdigit():
+        return int(value)
+    import datetime
+
+    try:
+        return int(datetime.datetime.fromisoformat(value).timestamp() * 1000)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is neither milliseconds nor an ISO date (2026-11-24T09:00:00)") from None
+
+
+@click.group(
+    name="dstream", chain=True, invoke_without_command=True, no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog="Each stage has its own --help, e.g. 'dstream reduce-by-key-and-window --help'. See man dstream.",
+)
+@click.version_option(package_name="dstream", prog_name="dstream", message="%(prog)s %(version)s")
+@click.option("-b", "--batch", type=DURATION, default="1s", show_default=True, help="Batch interval.")
+@click.option("--socket", "socket_", type=HostPort(), metavar="HOST:PORT",
+              help="Main input: lines from a TCP server (reconnects).")
+@click.option("--listen", type=HostPort("127.0.0.1"), metavar="[HOST:]PORT",
+              help="Main input: lines from every TCP client that connects.")
+@click.option("--watch", type=click.Path(file_okay=False), metavar="DIR", help="Main input: new files in DIR.")
+@click.option("--glob", "glob_", metavar="PATTERN", help="With --watch: only file names matching PATTERN.")
+@click.option("--watch-existing", is_flag=True, help="With --watch: also read the files already there.")
+@click.option("--queue", type=click.Path(exists=True, dir_okay=False, allow_dash=True), metavar="FILE",
+              help="Main input, deterministic: batches separated by empty lines; simulated clock.")
+@click.option("--receiver", metavar="MODULE:CLASS", help="Main input: a custom Receiver class.")
+@click.option("-i", "--input", "inputs", type=InputURI(), multiple=True, metavar="NAME=URI",
+              help="A named input (stdin, tcp://, listen://, dir:, file:, queue:, receiver:); repeatable.")
+@click.option("--format", "fmt", type=click.Choice(INPUT_FORMATS), default="text", show_default=True,
+              help="How input lines become records.")
+@click.option("--start-time", default="0", metavar="MS|ISO", callback=lambda ctx, param, value: _start_time(value),
+              help="Queue mode: the stream's zero time; batch i is at (i+1) * --batch after it.")
+@click.option("--checkpoint", type=click.Path(file_okay=False), metavar="DIR",
+              help="Save state, windows and progress after every batch; resume from it on start.")
+@click.option("--stop-file", type=click.Path(dir_okay=False), metavar="PATH", help="Stop gracefully when PATH appears.")
+@click.option("--max-rate", type=click.FloatRange(min=0, min_open=True), metavar="N",
+              help="At most N records per second per input.")
+@click.option("--backpressure", is_flag=True, help="Adapt the receiving rate to the processing rate (PID).")
+@click.option("--initial-rate", type=click.FloatRange(min=0, min_open=True), metavar="N",
+              help="With --backpressure: the rate before the first estimate.")
+@click.option("--batches", type=click.IntRange(min=1), metavar="N", help="Stop after N batches.")
+@click.option("--run-for", type=DURATION, metavar="DURATION", help="Stop gracefully after DURATION.")
+@click.option("--progress/--no-progress", default=None, help="Live batch statistics on stderr (default: if a terminal).")
+@click.option("--metrics", type=click.Path(dir_okay=False), metavar="FILE", help="One JSON line per batch.")
+@click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
+              help="What a bad record does: stop with exit 1, or be counted and skipped.")
+@click.option("--dead-letter", type=click.Path(dir_okay=False), metavar="FILE",
+              help="With --on-error skip: append each skipped record here as JSON.")
+@click.option("--max-line-bytes", type=click.IntRange(min=1), default=1 << 20, show_default=True,
+              help="A longer input line is a bad record.")
+@click.option("--output-retries", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Retries, with backoff, of a file or command output that fails.")
+@click.option("--import", "imports", multiple=True, metavar="MODULE", help="Make MODULE available to expressions.")
+@click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True,
+              help="Run here, or on Apache Spark (--master).")
+@click.option("--master", default="local[2]", show_default=True, help="With --engine spark: the Spark master URL.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def app(**options):
+    """Spark Streaming's DStream model as one command: cut input into batches, run a chain of stages on each.
+
+    \b
+    Example:
+      nc -lk 9999 | dstream --batch 2s flat-map 'x.split()' map '(x, 1)' \\
+          reduce-by-key-and-window sum 30s 10s --inverse 'a - b' print
+    """
+
+
+for _command in STAGES:
+    app.add_command(_command)
+
+
+@app.result_callback()
+def run_chain(specs, **options):
+    from .run import run
+
+    status = run(list(specs), options)
+    click.get_current_context().exit(int(status))

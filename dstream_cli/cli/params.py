@@ -1,0 +1,123 @@
+"""Click parameter types and the StageCommand that lets stages chain the way the contract writes them."""
+from __future__ import annotations
+
+import click
+
+from ..duration import EXAMPLES, parse_duration
+from ..errors import UsageError
+
+
+class Duration(click.ParamType):
+    """"250ms", "2s", "1.5s", "5m", "1h" or bare seconds, as int milliseconds."""
+
+    name = "duration"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return value
+        try:
+            return parse_duration(value)
+        except UsageError:
+            self.fail(f"{value!r} is not a duration ({EXAMPLES})", param, ctx)
+
+
+class HostPort(click.ParamType):
+    """HOST:PORT, or [HOST:]PORT when *default_host* is given."""
+
+    name = "host:port"
+
+    def __init__(self, default_host: str | None = None) -> None:
+        self.default_host = default_host
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        host, sep, port = str(value).rpartition(":")
+        if not sep:
+            host = self.default_host
+        host = host.strip("[]")
+        if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            form = "[HOST:]PORT" if self.default_host else "HOST:PORT"
+            self.fail(f"{value!r} is not {form} (example: 127.0.0.1:9999)", param, ctx)
+        return host, int(port)
+
+
+INPUT_SCHEMES = ("stdin", "tcp://", "listen://", "dir:", "file:", "queue:", "receiver:")
+
+
+class InputURI(click.ParamType):
+    """NAME=URI for -i: (name, kind, target)."""
+
+    name = "name=uri"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        name, sep, uri = str(value).partition("=")
+        if not sep or not name.isidentifier():
+            self.fail(f"{value!r} is not NAME=URI (example: -i clicks=tcp://127.0.0.1:9999)", param, ctx)
+        if uri == "stdin":
+            return name, "stdin", None
+        for scheme in INPUT_SCHEMES[1:]:
+            if uri.startswith(scheme) and len(uri) > len(scheme):
+                target = uri[len(scheme):]
+                kind = scheme.rstrip(":/")
+                if kind in ("tcp", "listen"):
+                    target = HostPort("127.0.0.1" if kind == "listen" else None).convert(target, param, ctx)
+                return name, kind, target
+        self.fail(f"{uri!r} is not an input URI (one of: stdin, tcp://HOST:PORT, listen://[HOST]:PORT, "
+                  "dir:PATH, file:PATH, queue:PATH, receiver:MODULE:CLASS)", param, ctx)
+
+
+class StageCommand(click.Command):
+    """A stage of the chain: options may follow its arguments, and an optional argument never takes
+    the name of the next stage (``window 30s print``, ``print emit``)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.allow_interspersed_args = True
+        own = self._own_token_count(ctx, args)
+        rest = super().parse_args(ctx, args[:own])
+        ctx.args = [*rest, *args[own:]]
+        return ctx.args
+
+    def _own_token_count(self, ctx: click.Context, args: list[str]) -> int:
+        stages = set(getattr(ctx.parent.command, "commands", {})) if ctx.parent else set()
+        takes_value: dict[str, bool] = {"--help": False, "-h": False}
+        required = optional = 0
+        for param in self.params:
+            if isinstance(param, click.Option):
+                for opt in (*param.opts, *param.secondary_opts):
+                    takes_value[opt] = not (param.is_flag or param.count)
+            elif param.required:
+                required += 1
+            else:
+                optional += 1
+        i, positional_only = 0, False
+        while i < len(args):
+            token = args[i]
+            if token == "--" and not positional_only:
+                positional_only, i = True, i + 1
+                continue
+            if token.startswith("-") and len(token) > 1 and not positional_only:
+                name = token.split("=", 1)[0]
+                if name not in takes_value and (required or optional) and _looks_like_number(token):
+                    pass  # a negative number is an argument
+                else:
+                    i += 1 + (takes_value.get(name, False) and "=" not in token)
+                    continue
+            if required:
+                required -= 1
+            elif token in stages or not optional:
+                break
+            else:
+                optional -= 1
+            i += 1
+        return i
+
+
+def _looks_like_number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,94 @@
+"""From parsed options and stage specs to a running StreamingContext: inputs, graph, run options."""
+from __future__ import annotations
+
+import sys
+
+from ..chain import ChainBuilder, StageSpec
+from ..context import StreamingContext
+from ..errors import ExitStatus, UsageError
+from ..expr import Namespace
+from ..scheduler.jobs import RunOptions
+
+
+def _main_input(options: dict) -> tuple[str, str, object]:
+    """(name, kind, target) of the main input; stdin when no main-input option is given."""
+    chosen = [(kind, options[key]) for key, kind in
+              (("queue", "queue"), ("socket_", "tcp"), ("listen", "listen"), ("watch", "dir"), ("receiver", "receiver"))
+              if options.get(key) is not None]
+    if len(chosen) > 1:
+        raise UsageError(f"choose one main input, not {' and '.join('--' + kind for kind, _ in chosen)}")
+    if not chosen:
+        return "stdin", "stdin", None
+    kind, target = chosen[0]
+    names = {"queue": "stdin" if target == "-" else str(target), "tcp": "socket", "listen": "listen",
+             "dir": str(target), "receiver": str(target)}
+    return names[kind], kind, target
+
+
+def _input_factory(context: StreamingContext, name: str, kind: str, target, options: dict):
+    fmt = options["fmt"]
+
+    def create():
+        if kind == "stdin":
+            return context.text_stream(getattr(sys.stdin, "buffer", sys.stdin), name, fmt)
+        if kind == "queue":
+            stream = getattr(sys.stdin, "buffer", sys.stdin) if target == "-" else open(target, "rb")  # noqa: SIM115
+            return context.queue_file_stream(stream, name, fmt)
+        if kind == "file":
+            return context.text_file_stream_once(target, name, fmt)
+        if kind == "tcp":
+            return context.socket_text_stream(*target, name=name, fmt=fmt)
+        if kind == "listen":
+            return context.listen_text_stream(*target, name=name, fmt=fmt, ack=options.get("ack", False))
+        if kind == "dir":
+            return context.text_file_stream(target, name=name, fmt=fmt, pattern=options.get("glob_"),
+                                            new_files_only=not options.get("watch_existing"))
+        if kind == "receiver":
+            return context.receiver_stream(_load_receiver(target), name, fmt)
+        raise UsageError(f"input {name}: unknown kind {kind}")
+
+    return create
+
+
+def _load_receiver(target: str):
+    from ..expr import compile_function
+
+    receiver_class = compile_function(target, (), f"receiver {target}")
+    return receiver_class()
+
+
+def run(specs: list[StageSpec], options: dict) -> ExitStatus:
+    if options["engine"] == "spark":
+        from ..engine_spark import run_on_spark
+
+        return run_on_spark(specs, options)
+    if options["dead_letter"] and options["on_error"] != "skip":
+        raise UsageError("--dead-letter needs --on-error skip")
+    context = StreamingContext(
+        f"{options['batch']}ms", checkpoint=options["checkpoint"], on_error=options["on_error"],
+        dead_letter=options["dead_letter"], max_line_bytes=options["max_line_bytes"],
+    )
+    main_name, main_kind, main_target = _main_input(options)
+    factories = {main_name: _input_factory(context, main_name, main_kind, main_target, options)}
+    kinds = {main_name: main_kind}
+    for name, kind, target in options["inputs"]:
+        if name in factories:
+            raise UsageError(f"-i {name}: the name {name!r} is used twice")
+        factories[name] = _input_factory(context, name, kind, target, options)
+        kinds[name] = kind
+    ChainBuilder(context, factories, main_name, Namespace(options["imports"])).build(specs)
+    used = [stream.name for stream in context.graph.used_inputs()]
+    if any(kinds[n] == "queue" for n in used) and not all(kinds[n] == "queue" for n in used):
+        raise UsageError(f"if any input is queue:, all must be (inputs here: "
+                         f"{', '.join(f'{n} ({kinds[n]})' for n in used)})")
+    progress = options["progress"]
+    if progress is None:
+        progress = sys.stderr.isatty()
+    run_options = RunOptions(
+        batches=options["batches"], run_for_ms=options["run_for"], stop_file=options["stop_file"],
+        metrics_path=options["metrics"], progress=progress, max_rate=options["max_rate"],
+        backpressure=options["backpressure"], initial_rate=options["initial_rate"],
+        output_retries=options["output_retries"], start_time_ms=options["start_time"],
+    )
+    return context.run(run_options)
+

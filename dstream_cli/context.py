@@ -1,0 +1,165 @@
+"""StreamingContext: where a DStream graph is built and run (Spark's ``StreamingContext``).
+
+>>> from dstream_cli import StreamingContext
+>>> ssc = StreamingContext(1)
+>>> seen = []
+>>> ssc.queue_stream([["a b", "a"], []]).flat_map(str.split).count_by_value().foreach_batch(seen.append)
+>>> ssc.run()
+>>> seen
+[[('a', 2), ('b', 1)], []]
+"""
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+from typing import Iterable
+
+from .duration import parse_duration
+from .errors import ExitStatus, UsageError
+from .graph import DStreamGraph
+from .inputs import QueueInputDStream, ReceiverInputDStream, queue_file_batches
+from .receivers.base import Receiver, ReceiverSupervisor
+from .receivers.blocks import Block
+from .receivers.lines import DEFAULT_MAX_LINE_BYTES
+from .record_errors import RecordErrors
+from .scheduler.jobs import JobScheduler, RunOptions
+from .scheduler.rate import RateLimiter
+
+
+class StreamingContext:
+    """Build inputs and a chain of DStreams on it, then ``run()`` (or ``start()`` and ``await_termination()``).
+
+    *batch_interval* is a duration: seconds as a number, or text such as ``"250ms"``.
+    When every input is a queue (``queue_stream``), time is simulated and batches run back to back.
+    """
+
+    def __init__(self, batch_interval=1, *, checkpoint: str | None = None, on_error: str = "fail",
+                 dead_letter: str | None = None, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+                 stdout=None, stderr=None) -> None:
+        self.batch_ms = parse_duration(batch_interval)
+        self.zero_ms = 0
+        self.graph = DStreamGraph()
+        self.record_errors = RecordErrors(on_error, dead_letter)
+        self.max_line_bytes = max_line_bytes
+        self._stdout, self._stderr = stdout, stderr
+        self.checkpoint_dir = checkpoint
+        self.checkpoints = None
+        if checkpoint:
+            from .checkpoint import CheckpointStore
+
+            self.checkpoints = CheckpointStore(checkpoint, self.stderr())
+        self.rate_limiter = RateLimiter()
+        self.clock = None
+        self.state_streams: list = []
+        self._label: str | None = None
+        self._scheduler: JobScheduler | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._done = threading.Event()
+
+    # --- where output goes: looked up at write time, so a swapped sys.stdout is honoured ---
+    def stdout(self):
+        return self._stdout or sys.stdout
+
+    def stderr(self):
+        return self._stderr or sys.stderr
+
+    # --- naming what the builder creates, for messages and checkpoints ----------------------
+    @contextlib.contextmanager
+    def stage(self, label: str):
+        """Nodes created inside are named *label* (the CLI passes "stage 3 (map 'x * 2')")."""
+        previous, self._label = self._label, label
+        try:
+            yield
+        finally:
+            self._label = previous
+
+    def naming_label(self, default: str) -> str:
+        return self._label or default
+
+    # --- inputs ------------------------------------------------------------------------------
+    def queue_stream(self, batches: Iterable[list], name: str = "queue"):
+        """Spark's ``queueStream``: each list is one batch, in order; then empty batches."""
+        return QueueInputDStream(self, name, (Block(list(b), [], None) for b in batches), fmt=None)
+
+    def queue_file_stream(self, stream, name: str = "queue", fmt: str = "text"):
+        """Batches from a text stream in the ``--queue`` file layout (an empty line ends a batch)."""
+        return QueueInputDStream(self, name, queue_file_batches(stream, self.max_line_bytes), fmt)
+
+    def text_stream(self, stream, name: str = "stdin", fmt: str = "text"):
+        """Lines of an open file or pipe (``sys.stdin``), read as they arrive, one record per line."""
+        from .receivers.stream import LineStreamReceiver
+
+        return ReceiverInputDStream(self, name, LineStreamReceiver(stream, self.max_line_bytes), fmt)
+
+    def text_file_stream_once(self, path: str, name: str | None = None, fmt: str = "text"):
+        """Lines of one file (``file:PATH``), replayable: a checkpoint records how far it was read."""
+        from .receivers.stream import FileReceiver
+
+        return ReceiverInputDStream(self, name or path, FileReceiver(path, self.max_line_bytes), fmt)
+
+    def receiver_stream(self, receiver: Receiver, name: str | None = None, fmt: str | None = None):
+        """Records stored by a custom Receiver (Spark's ``receiverStream``)."""
+        return ReceiverInputDStream(self, name or type(receiver).__name__, receiver, fmt)
+
+    def make_supervisor(self, receiver: Receiver, name: str, buffer) -> ReceiverSupervisor:
+        return ReceiverSupervisor(receiver, name, buffer, self.clock.now_ms, self.rate_limiter, self.stderr())
+
+    # --- state bookkeeping -------------------------------------------------------------------
+    def note_state(self, stream) -> None:
+        self.state_streams.append(stream)
+
+    def keys_in_state(self) -> int:
+        return sum(len(stream.state) for stream in self.state_streams)
+
+    def warn_state_without_checkpoint(self) -> None:
+        if self.state_streams and not self.checkpoints:
+            print("dstream: note: update-state keeps its state in memory only; use --checkpoint DIR "
+                  "for it to survive a restart", file=self.stderr(), flush=True)
+
+    # --- running -----------------------------------------------------------------------------
+    def run(self, options: RunOptions | None = None) -> ExitStatus:
+        """Run in this thread until the input ends or a stop is asked for."""
+        self._scheduler = JobScheduler(self, options or RunOptions())
+        if options and options.max_rate:
+            self.rate_limiter.set_rate(options.max_rate)
+        if options and options.backpressure:
+            self.rate_limiter.set_rate(options.max_rate or options.initial_rate)
+        restore_signals = self._scheduler.install_signal_handlers()
+        try:
+            return self._scheduler.run()
+        finally:
+            restore_signals()
+            self._done.set()
+
+    def start(self, options: RunOptions | None = None) -> None:
+        """Start running on a background thread (Spark's non-blocking ``start``)."""
+        self.graph.validate()
+        if self._thread is not None:
+            raise UsageError("this StreamingContext has already been started")
+
+        def target():
+            try:
+                self.run(options)
+            except BaseException as exc:  # noqa: BLE001 - handed to await_termination
+                self._error = exc
+                self._done.set()
+
+        self._thread = threading.Thread(target=target, name="dstream-scheduler", daemon=True)
+        self._thread.start()
+
+    def await_termination(self, timeout: float | None = None) -> bool:
+        """Wait for the end; re-raise what stopped it. False if *timeout* passed first."""
+        finished = self._done.wait(timeout)
+        if self._error is not None:
+            raise self._error
+        return finished
+
+    def stop(self, graceful: bool = True) -> None:
+        """Ask the running context to stop; graceful finishes what was received first."""
+        if self._scheduler is not None:
+            self._scheduler.request_stop()
+        if not graceful and self._scheduler is not None:
+            for stream in self._scheduler.inputs:
+                stream.stop()

@@ -1,0 +1,234 @@
+"""The DStream: a sequence of batches, one per batch time, computed on demand by output operations.
+
+Every node implements Spark's three members: ``slide_ms``, ``dependencies`` and ``compute(t)``.
+This base class owns the rest: memoising a batch per time (``get_or_compute``), which times are
+valid for the node's slide, how long batches are remembered and when they are forgotten. The
+user-facing methods mirror PySpark's ``DStream`` in snake_case and only build nodes.
+"""
+from __future__ import annotations
+
+import operator
+from typing import TYPE_CHECKING, Callable, Iterable
+
+from .duration import parse_duration, require_multiple
+
+if TYPE_CHECKING:
+    from .context import StreamingContext
+
+
+class DStream:
+    """A node of the DStream graph; subclasses implement ``compute(t) -> list | None``."""
+
+    #: how much older history than its own remember duration a node asks of its parents
+    parent_remember_extra_ms = 0
+
+    def __init__(self, context: "StreamingContext", dependencies: Iterable["DStream"], slide_ms: int | None = None):
+        self.context = context
+        self.dependencies = list(dependencies)
+        self.slide_ms = slide_ms if slide_ms is not None else self.dependencies[0].slide_ms
+        self.label = context.naming_label(type(self).__name__)
+        self.remember_ms = self.slide_ms
+        self.generated: dict[int, list] = {}
+
+    # --- Spark's node contract ---------------------------------------------------------------
+    def compute(self, t: int) -> list | None:
+        raise NotImplementedError
+
+    def is_time_valid(self, t: int) -> bool:
+        zero = self.context.zero_ms
+        return t > zero and (t - zero) % self.slide_ms == 0
+
+    def get_or_compute(self, t: int) -> list | None:
+        """The batch for time *t*, computed once; None where *t* is not one of this node's times."""
+        batch = self.generated.get(t)
+        if batch is None and self.is_time_valid(t):
+            batch = self.compute(t)
+            if batch is not None:
+                self.generated[t] = batch
+        return batch
+
+    def slice(self, from_ms: int, to_ms: int) -> list[list]:
+        """The batches of every valid time in [from_ms, to_ms], oldest first (Spark ``slice``)."""
+        zero, slide = self.context.zero_ms, self.slide_ms
+        first = from_ms + (-(from_ms - zero)) % slide
+        batches = []
+        for t in range(first, to_ms + 1, slide):
+            batch = self.get_or_compute(t)
+            if batch is not None:
+                batches.append(batch)
+        return batches
+
+    def remember(self, ms: int) -> None:
+        """Keep batches for at least *ms*, and make every parent keep what this node will ask of it."""
+        self.remember_ms = max(self.remember_ms, ms)
+        for parent in self.dependencies:
+            parent.remember(self.remember_ms + self.parent_remember_extra_ms)
+
+    def forget(self, t: int) -> None:
+        """Drop batches no later computation can ask for (Spark ``clearMetadata``)."""
+        horizon = t - self.remember_ms
+        for old in [u for u in self.generated if u <= horizon]:
+            del self.generated[old]
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        """The inputs this stream's records come from, for messages."""
+        names: dict[str, None] = {}
+        for parent in self.dependencies:
+            names.update(dict.fromkeys(parent.input_names))
+        return tuple(names)
+
+    # --- checkpointing: plain data in, plain data out ----------------------------------------
+    def snapshot(self, t: int) -> dict:
+        """Batches a later time may still ask for, after batch *t* is done."""
+        horizon = t + self.context.batch_ms - self.remember_ms
+        return {"generated": [[u, b] for u, b in sorted(self.generated.items()) if u > horizon]}
+
+    def restore(self, data: dict) -> None:
+        self.generated = {u: b for u, b in data.get("generated", [])}
+
+    # --- stateless transformations (fused into one TransformedDStream per run of stages) -------
+    def _then(self, step) -> "DStream":
+        return TransformedDStream.chain(self, step)
+
+    def map(self, f: Callable) -> "DStream":
+        return self._then(batch_ops.map_step(f, self._label("map")))
+
+    def flat_map(self, f: Callable) -> "DStream":
+        return self._then(batch_ops.flat_map_step(f, self._label("flat_map")))
+
+    def filter(self, f: Callable) -> "DStream":
+        return self._then(batch_ops.filter_step(f, self._label("filter")))
+
+    def map_values(self, f: Callable) -> "DStream":
+        return self._then(batch_ops.map_values_step(f, self._label("map_values")))
+
+    def flat_map_values(self, f: Callable) -> "DStream":
+        return self._then(batch_ops.flat_map_values_step(f, self._label("flat_map_values")))
+
+    def key_by(self, f: Callable) -> "DStream":
+        return self._then(batch_ops.key_by_step(f, self._label("key_by")))
+
+    def parse(self, fmt: str) -> "DStream":
+        return self._then(batch_ops.parse_step(fmt, self._label(f"parse {fmt}")))
+
+    def reduce(self, f: Callable) -> "DStream":
+        return self._then(batch_ops.reduce_step(f, self._label("reduce")))
+
+    def count(self) -> "DStream":
+        return self._then(batch_ops.count_step(self._label("count")))
+
+    def count_by_value(self) -> "DStream":
+        return self._then(batch_ops.count_by_value_step(self._label("count_by_value")))
+
+    def reduce_by_key(self, f: Callable, num_partitions: int | None = None) -> "DStream":
+        return self._then(batch_ops.reduce_by_key_step(f, self._label("reduce_by_key")))
+
+    def group_by_key(self, num_partitions: int | None = None) -> "DStream":
+        return self._then(batch_ops.group_by_key_step(self._label("group_by_key")))
+
+    def distinct(self) -> "DStream":
+        return self._then(batch_ops.distinct_step(self._label("distinct")))
+
+    def repartition(self, num_partitions: int) -> "DStream":
+        # One process has one partition: order is kept, and the count matters only on --engine spark.
+        return self._then(batch_ops.identity_step(self._label("repartition")))
+
+    def transform(self, f: Callable) -> "DStream":
+        """``f(batch)`` or, as PySpark's ``transform``, ``f(time_ms, batch)``; returns the new batch."""
+        return TransformedDStream.chain(self, batch_ops.transform_step(f, self._label("transform")), fuse=False)
+
+    # --- several streams ---------------------------------------------------------------------
+    def union(self, other: "DStream") -> "DStream":
+        return TransformedWithDStream(self, other, operator.add, self._label("union"))
+
+    def join(self, other: "DStream", num_partitions: int | None = None) -> "DStream":
+        return TransformedWithDStream(self, other, batch_ops.join, self._label("join"))
+
+    def left_outer_join(self, other: "DStream", num_partitions: int | None = None) -> "DStream":
+        return TransformedWithDStream(self, other, batch_ops.left_outer_join, self._label("left_outer_join"))
+
+    def right_outer_join(self, other: "DStream", num_partitions: int | None = None) -> "DStream":
+        return TransformedWithDStream(self, other, batch_ops.right_outer_join, self._label("right_outer_join"))
+
+    def full_outer_join(self, other: "DStream", num_partitions: int | None = None) -> "DStream":
+        return TransformedWithDStream(self, other, batch_ops.full_outer_join, self._label("full_outer_join"))
+
+    def cogroup(self, other: "DStream", num_partitions: int | None = None) -> "DStream":
+        return TransformedWithDStream(self, other, batch_ops.cogroup, self._label("cogroup"))
+
+    # --- windows -----------------------------------------------------------------------------
+    def _window_params(self, window_duration, slide_duration) -> tuple[int, int]:
+        """Window and slide in ms, each a multiple of this stream's slide (PySpark ``_validate_window_param``)."""
+        window_ms = parse_duration(window_duration)
+        slide_ms = self.slide_ms if slide_duration is None else parse_duration(slide_duration)
+        batch_name = "--batch" if self.slide_ms == self.context.batch_ms else "the stream's slide"
+        require_multiple("window", window_ms, batch_name, self.slide_ms)
+        require_multiple("slide", slide_ms, batch_name, self.slide_ms)
+        return window_ms, slide_ms
+
+    def window(self, window_duration, slide_duration=None) -> "DStream":
+        window_ms, slide_ms = self._window_params(window_duration, slide_duration)
+        return WindowedDStream(self, window_ms, slide_ms)
+
+    def reduce_by_key_and_window(self, func: Callable, inv_func: Callable | None, window_duration,
+                                 slide_duration=None, num_partitions: int | None = None,
+                                 filter_func: Callable | None = None) -> "DStream":
+        window_ms, slide_ms = self._window_params(window_duration, slide_duration)
+        reduced = self.reduce_by_key(func)
+        if inv_func is None:
+            windowed = WindowedDStream(reduced, window_ms, slide_ms)
+            result = windowed.reduce_by_key(func)
+            return result.filter(filter_func) if filter_func is not None else result
+        return ReducedWindowedDStream(reduced, func, inv_func, window_ms, slide_ms, filter_func)
+
+    def reduce_by_window(self, reduce_func: Callable, inv_reduce_func: Callable | None,
+                         window_duration, slide_duration) -> "DStream":
+        keyed = self.map(batch_ops.key_with_one)
+        reduced = keyed.reduce_by_key_and_window(reduce_func, inv_reduce_func, window_duration, slide_duration)
+        return reduced.map(operator.itemgetter(1))
+
+    def count_by_window(self, window_duration, slide_duration) -> "DStream":
+        return self.map(batch_ops.one).reduce_by_window(operator.add, operator.sub, window_duration, slide_duration)
+
+    def count_by_value_and_window(self, window_duration, slide_duration, num_partitions: int | None = None) -> "DStream":
+        counted = self.map(batch_ops.pair_with_one).reduce_by_key_and_window(
+            operator.add, operator.sub, window_duration, slide_duration)
+        return counted.filter(batch_ops.value_positive)
+
+    # --- state -------------------------------------------------------------------------------
+    def update_state_by_key(self, update_func: Callable, num_partitions: int | None = None,
+                            timeout=None) -> "DStream":
+        timeout_ms = parse_duration(timeout) if timeout is not None else None
+        return StateDStream(self, update_func, timeout_ms)
+
+    # --- output operations -------------------------------------------------------------------
+    def foreach_batch(self, func: Callable) -> None:
+        """Call ``func(batch)`` or, as PySpark's ``foreachRDD``, ``func(time_ms, batch)`` every batch."""
+        outputs.ForEachDStream(self, outputs.adapt_time_batch(func))
+
+    def pprint(self, num: int = 10) -> None:
+        outputs.ForEachDStream(self, outputs.PrettyPrinter(self.context.stdout, num), idempotent=False)
+
+    def emit(self, fmt: str = "tsv") -> None:
+        outputs.ForEachDStream(self, outputs.Emitter(self.context.stdout, fmt), idempotent=False)
+
+    def save_as_text_files(self, prefix: str, suffix: str | None = None, fmt: str = "text") -> None:
+        outputs.ForEachDStream(self, outputs.TextFilesWriter(prefix, suffix, fmt))
+
+    def run_command_per_batch(self, command: str, fmt: str = "tsv") -> None:
+        outputs.ForEachDStream(self, outputs.CommandRunner(command, fmt, self.context.stdout), idempotent=False)
+
+    def _label(self, default: str) -> str:
+        return self.context.naming_label(default)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.label} slide={self.slide_ms}ms>"
+
+
+# Imported last: these modules subclass DStream.
+from . import outputs  # noqa: E402
+from .ops import batch as batch_ops  # noqa: E402
+from .ops.state import StateDStream  # noqa: E402
+from .ops.transformed import TransformedDStream, TransformedWithDStream  # noqa: E402
+from .ops.window import ReducedWindowedDStream, WindowedDStream  # noqa: E402

@@ -1,0 +1,54 @@
+"""DStreamGraph: the inputs and outputs of a context; jobs for a batch time come from its outputs."""
+from __future__ import annotations
+
+from .dstream import DStream
+from .errors import UsageError
+
+
+class DStreamGraph:
+    def __init__(self) -> None:
+        self.inputs: list = []
+        self.outputs: list = []
+
+    def add_input(self, stream) -> None:
+        self.inputs.append(stream)
+
+    def add_output(self, stream) -> None:
+        self.outputs.append(stream)
+
+    def validate(self) -> None:
+        if not self.outputs:
+            raise UsageError("No output operations registered, so nothing to execute")
+
+    def nodes(self) -> list[DStream]:
+        """Every node an output reaches, parents first, in a stable order (checkpoints key on it)."""
+        seen: dict[int, DStream] = {}
+
+        def visit(node: DStream) -> None:
+            if id(node) in seen:
+                return
+            for parent in node.dependencies:
+                visit(parent)
+            seen[id(node)] = node
+
+        for output in self.outputs:
+            visit(output)
+        return list(seen.values())
+
+    def used_inputs(self) -> list:
+        """Inputs some output depends on; the others are never started or read."""
+        reachable = {id(node) for node in self.nodes()}
+        return [stream for stream in self.inputs if id(stream) in reachable]
+
+    def initialize(self) -> None:
+        """Set how long each node remembers its batches (Spark ``DStreamGraph.remember``)."""
+        for output in self.outputs:
+            output.remember(output.slide_ms)
+
+    def fingerprint(self) -> list[str]:
+        """What the chain is, node by node: a checkpoint is only valid for the same one."""
+        return [f"{type(node).__name__} {node.label} slide={node.slide_ms}" for node in self.nodes()]
+
+    def forget(self, t: int) -> None:
+        for node in self.nodes():
+            node.forget(t)

@@ -1,0 +1,264 @@
+"""Pure batch functions: one stateless stage as ``list -> list``, with no notion of time or graph.
+
+Each stage becomes a :class:`Step`: a ``fast`` path that runs over the whole batch with C-level
+loops (``map``, ``filter``, comprehensions), and a ``slow`` path, taken only when the fast one
+raised, that processes record by record so the failing record can be named, skipped or
+dead-lettered while the others go on.
+"""
+from __future__ import annotations
+
+import itertools
+import operator
+from collections import Counter
+from typing import Callable, NamedTuple
+
+from ..formats import line_parser
+
+Reject = Callable[[str, object, BaseException], None]
+
+
+class Step(NamedTuple):
+    label: str
+    fast: Callable[[list, int], list]
+    slow: Callable[[list, int, Reject], list]
+
+
+def per_record_step(label: str, fast: Callable[[list], list], one: Callable[[object, list], None]) -> Step:
+    """A step whose slow path calls ``one(record, out)`` for each record, isolating failures."""
+
+    def slow(batch, t, reject):
+        out: list = []
+        for record in batch:
+            try:
+                one(record, out)
+            except Exception as exc:  # noqa: BLE001 - any error of a user function is a bad record
+                reject(label, record, exc)
+        return out
+
+    return Step(label, lambda batch, t: fast(batch), slow)
+
+
+def whole_batch_step(label: str, fast: Callable[[list, int], list]) -> Step:
+    """A step that cannot be split by record (``transform``): a failure rejects the batch."""
+
+    def slow(batch, t, reject):
+        try:
+            return fast(batch, t)
+        except Exception as exc:  # noqa: BLE001
+            reject(label, batch, exc, whole_batch=True)
+            return []
+
+    return Step(label, fast, slow)
+
+
+def map_step(f, label):
+    return per_record_step(label, lambda b: list(map(f, b)), lambda x, out: out.append(f(x)))
+
+
+def flat_map_step(f, label):
+    return per_record_step(label, lambda b: list(itertools.chain.from_iterable(map(f, b))),
+                           lambda x, out: out.extend(f(x)))
+
+
+def filter_step(f, label):
+    def one(x, out):
+        if f(x):
+            out.append(x)
+
+    return per_record_step(label, lambda b: list(filter(f, b)), one)
+
+
+def map_values_step(f, label):
+    return per_record_step(label, lambda b: [(k, f(v)) for k, v in b], lambda kv, out: out.append((kv[0], f(kv[1]))))
+
+
+def flat_map_values_step(f, label):
+    return per_record_step(label, lambda b: [(k, w) for k, v in b for w in f(v)],
+                           lambda kv, out: out.extend((kv[0], w) for w in f(kv[1])))
+
+
+def key_by_step(f, label):
+    return per_record_step(label, lambda b: [(f(x), x) for x in b], lambda x, out: out.append((f(x), x)))
+
+
+def parse_step(fmt, label):
+    parse = line_parser(fmt) or str
+    return per_record_step(label, lambda b: list(map(parse, b)), lambda x, out: out.append(parse(x)))
+
+
+def identity_step(label):
+    return per_record_step(label, list, lambda x, out: out.append(x))
+
+
+def _check_pair(record):
+    key, value = record
+    return key, value
+
+
+def reduce_by_key_step(f, label):
+    def fast(batch):
+        totals: dict = {}
+        for key, value in batch:
+            totals[key] = f(totals[key], value) if key in totals else value
+        return list(totals.items())
+
+    def slow(batch, t, reject):
+        totals: dict = {}
+        for record in batch:
+            try:
+                key, value = _check_pair(record)
+                totals[key] = f(totals[key], value) if key in totals else value
+            except Exception as exc:  # noqa: BLE001
+                reject(label, record, exc)
+        return list(totals.items())
+
+    if f is operator.add:
+        fast = _sum_by_key
+    return Step(label, lambda batch, t: fast(batch), slow)
+
+
+_MISSING = object()
+
+
+def _sum_by_key(batch):
+    totals: dict = {}
+    get = totals.get
+    for key, value in batch:
+        previous = get(key, _MISSING)
+        totals[key] = value if previous is _MISSING else previous + value
+    return list(totals.items())
+
+
+def reduce_step(f, label):
+    def fast(batch):
+        if not batch:
+            return []
+        total = batch[0]
+        for value in itertools.islice(batch, 1, None):
+            total = f(total, value)
+        return [total]
+
+    def slow(batch, t, reject):
+        out: list = []
+        for record in batch:
+            try:
+                out = [f(out[0], record)] if out else [record]
+            except Exception as exc:  # noqa: BLE001
+                reject(label, record, exc)
+        return out
+
+    return Step(label, lambda batch, t: fast(batch), slow)
+
+
+def count_step(label):
+    return Step(label, lambda batch, t: [len(batch)], lambda batch, t, reject: [len(batch)])
+
+
+def count_by_value_step(label):
+    def slow(batch, t, reject):
+        counts: Counter = Counter()
+        for record in batch:
+            try:
+                counts[record] += 1
+            except TypeError as exc:
+                reject(label, record, exc)
+        return list(counts.items())
+
+    return Step(label, lambda batch, t: list(Counter(batch).items()), slow)
+
+
+def group_by_key_step(label):
+    def fast(batch):
+        groups: dict = {}
+        for key, value in batch:
+            groups.setdefault(key, []).append(value)
+        return list(groups.items())
+
+    def slow(batch, t, reject):
+        groups: dict = {}
+        for record in batch:
+            try:
+                key, value = _check_pair(record)
+                groups.setdefault(key, []).append(value)
+            except Exception as exc:  # noqa: BLE001
+                reject(label, record, exc)
+        return list(groups.items())
+
+    return Step(label, lambda batch, t: fast(batch), slow)
+
+
+def distinct_step(label):
+    def slow(batch, t, reject):
+        seen: dict = {}
+        for record in batch:
+            try:
+                seen[record] = None
+            except TypeError as exc:
+                reject(label, record, exc)
+        return list(seen)
+
+    return Step(label, lambda batch, t: list(dict.fromkeys(batch)), slow)
+
+
+def transform_step(f, label):
+    takes_time = getattr(getattr(f, "__code__", None), "co_argcount", 1) >= 2
+
+    def fast(batch, t):
+        result = f(t, batch) if takes_time else f(batch)
+        return [] if result is None else list(result)
+
+    return whole_batch_step(label, fast)
+
+
+# --- several streams: (left batch, right batch) -> batch, in first-appearance order ------------
+def _index(pairs: list) -> dict:
+    index: dict = {}
+    for key, value in pairs:
+        index.setdefault(key, []).append(value)
+    return index
+
+
+def join(left: list, right: list) -> list:
+    right_index = _index(right)
+    return [(k, (v, w)) for k, v in left for w in right_index.get(k, ())]
+
+
+def left_outer_join(left: list, right: list) -> list:
+    right_index = _index(right)
+    return [(k, (v, w)) for k, v in left for w in right_index.get(k, (None,))]
+
+
+def right_outer_join(left: list, right: list) -> list:
+    left_index = _index(left)
+    return [(k, (v, w)) for k, w in right for v in left_index.get(k, (None,))]
+
+
+def full_outer_join(left: list, right: list) -> list:
+    left_index = _index(left)
+    only_right = [(k, (None, w)) for k, w in right if k not in left_index]
+    return left_outer_join(left, right) + only_right
+
+
+def cogroup(left: list, right: list) -> list:
+    groups: dict = {}
+    for side, pairs in ((0, left), (1, right)):
+        for key, value in pairs:
+            groups.setdefault(key, ([], []))[side].append(value)
+    return list(groups.items())
+
+
+# --- small named functions the derived window operators are composed of (as in PySpark) -------
+def key_with_one(x):
+    return (1, x)
+
+
+def pair_with_one(x):
+    return (x, 1)
+
+
+def one(x):
+    return 1
+
+
+def value_positive(kv):
+    return kv[1] > 0

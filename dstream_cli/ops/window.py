@@ -1,0 +1,96 @@
+"""Window nodes: the plain window (union of the batches in it) and Spark's incremental ReducedWindowedDStream."""
+from __future__ import annotations
+
+from typing import Callable
+
+from ..dstream import DStream
+
+#: PySpark reuses the previous window only when the window spans at least this many slides
+INCREMENTAL_MIN_SLIDES = 5
+
+
+class WindowedDStream(DStream):
+    """At time t, every batch of the parent in (t - window, t], oldest first."""
+
+    def __init__(self, parent: DStream, window_ms: int, slide_ms: int) -> None:
+        super().__init__(parent.context, [parent], slide_ms)
+        self.window_ms = window_ms
+        self.parent_remember_extra_ms = window_ms
+
+    def compute(self, t: int) -> list:
+        parent = self.dependencies[0]
+        batches = parent.slice(t - self.window_ms + parent.slide_ms, t)
+        return [record for batch in batches for record in batch]
+
+
+class ReducedWindowedDStream(DStream):
+    """reduceByKeyAndWindow with an inverse function, as Spark's ``PythonReducedWindowedDStream``.
+
+    The parent is the per-batch ``reduce_by_key``. With a window of at least five slides and a
+    previous window at hand, the new window is the previous one, minus (``inv_func``) the batches
+    that left, plus (``func``) the batches that entered: the cost follows the batches that move
+    and the number of keys, not the window length. Keys whose value was inverted down stay, as in
+    Spark, unless ``filter_func`` drops them.
+    """
+
+    def __init__(self, parent: DStream, func: Callable, inv_func: Callable, window_ms: int, slide_ms: int,
+                 filter_func: Callable | None = None) -> None:
+        super().__init__(parent.context, [parent], slide_ms)
+        self.func = func
+        self.inv_func = inv_func
+        self.filter_func = filter_func
+        self.window_ms = window_ms
+        self.parent_remember_extra_ms = window_ms
+        self.remember_ms = 2 * slide_ms  # the previous window must outlive one slide, checkpoints included
+
+    @property
+    def incremental(self) -> bool:
+        return self.window_ms >= INCREMENTAL_MIN_SLIDES * self.slide_ms
+
+    def compute(self, t: int) -> list | None:
+        parent = self.dependencies[0]
+        step = parent.slide_ms
+        current_begin, previous_end = t - self.window_ms, t - self.slide_ms
+        previous = self.get_or_compute(previous_end) if self.incremental else None
+        reject = self.context.record_errors.rejecter(t, ",".join(self.input_names))
+        if previous is None:
+            batches = parent.slice(current_begin + step, t)
+            window = self._merge({}, batches, self.func, reject)
+        else:
+            leaving = parent.slice(previous_end - self.window_ms + step, current_begin)
+            entering = parent.slice(previous_end + step, t)
+            window = dict(previous)
+            if leaving:
+                gone = self._merge({}, leaving, self.func, reject)
+                self._subtract(window, gone, reject)
+            window = self._merge(window, entering, self.func, reject)
+        if self.filter_func is not None:
+            return [kv for kv in window.items() if self._keep(kv, reject)]
+        return list(window.items())
+
+    def _merge(self, into: dict, batches: list[list], func: Callable, reject) -> dict:
+        for batch in batches:
+            for key, value in batch:
+                if key in into:
+                    try:
+                        into[key] = func(into[key], value)
+                    except Exception as exc:  # noqa: BLE001
+                        reject(self.label, (key, into.pop(key), value), exc)
+                else:
+                    into[key] = value
+        return into
+
+    def _subtract(self, window: dict, gone: dict, reject) -> None:
+        for key, value in gone.items():
+            if key in window:  # keys not in the previous window are ignored (Spark's leftOuterJoin)
+                try:
+                    window[key] = self.inv_func(window[key], value)
+                except Exception as exc:  # noqa: BLE001
+                    reject(self.label, (key, window.pop(key), value), exc)
+
+    def _keep(self, pair, reject) -> bool:
+        try:
+            return bool(self.filter_func(pair))
+        except Exception as exc:  # noqa: BLE001
+            reject(self.label, pair, exc)
+            return False

@@ -1,0 +1,144 @@
+"""Output operations: the ForEachDStream node and what it does with each batch (pprint, emit, files, commands)."""
+from __future__ import annotations
+
+import datetime
+import os
+import subprocess
+import tempfile
+from typing import Callable
+
+from .dstream import DStream
+from .errors import OutputFailed
+from .formats import render
+
+
+class ForEachDStream(DStream):
+    """An output: asks its parent for every batch time and hands the batch to ``func(batch, t)``.
+
+    *idempotent* outputs (files named by batch time) may be redone after a crash without duplicates.
+    """
+
+    def __init__(self, parent: DStream, func: Callable[[list, int], None], idempotent: bool = True) -> None:
+        super().__init__(parent.context, [parent])
+        self.func = func
+        self.idempotent = idempotent
+        self.context.graph.add_output(self)
+
+    def compute(self, t: int) -> list | None:
+        return self.dependencies[0].get_or_compute(t)
+
+    def generate_job(self, t: int) -> Callable[[], None] | None:
+        batch = self.dependencies[0].get_or_compute(t)
+        if batch is None:
+            return None
+        return lambda: self.func(batch, t)
+
+
+def adapt_time_batch(func: Callable) -> Callable[[list, int], None]:
+    """Accept ``f(batch)`` or PySpark's ``f(time, batch)``; the time is in milliseconds."""
+    if getattr(getattr(func, "__code__", None), "co_argcount", 1) >= 2:
+        return lambda batch, t: func(t, batch)
+    return lambda batch, t: func(batch)
+
+
+def batch_time_text(t: int) -> str:
+    """A batch time as PySpark prints it: local time, microseconds only when not a whole second."""
+    return str(datetime.datetime.fromtimestamp(t / 1000.0))
+
+
+class PrettyPrinter:
+    """PySpark's ``pprint``: header, the first *num* elements as ``print()`` shows them, ``...``, empty line."""
+
+    def __init__(self, stdout, num: int = 10) -> None:
+        self.stdout = stdout
+        self.num = num
+
+    def __call__(self, batch: list, t: int) -> None:
+        shown = batch[: self.num]
+        text = (
+            "-------------------------------------------\n"
+            f"Time: {batch_time_text(t)}\n"
+            "-------------------------------------------\n"
+            + "".join(f"{record}\n" for record in shown)
+            + ("...\n" if len(batch) > self.num else "")
+            + "\n"
+        )
+        self.stdout().write(text)
+        self.stdout().flush()
+
+
+class Emitter:
+    """Every element on stdout, one per line, flushed once per batch."""
+
+    def __init__(self, stdout, fmt: str = "tsv") -> None:
+        self.stdout = stdout
+        self.fmt = fmt
+
+    def __call__(self, batch: list, t: int) -> None:
+        if batch:
+            out = self.stdout()
+            out.write(render(batch, self.fmt))
+            out.flush()
+
+
+class TextFilesWriter:
+    """``PREFIX-TIME_IN_MS[.SUFFIX]`` per batch (Spark ``saveAsTextFiles``), written whole or not at all."""
+
+    def __init__(self, prefix: str, suffix: str | None = None, fmt: str = "text") -> None:
+        self.prefix = prefix
+        self.suffix = suffix
+        self.fmt = fmt
+
+    def path_for(self, t: int) -> str:
+        return f"{self.prefix}-{t}" + (f".{self.suffix}" if self.suffix else "")
+
+    def __call__(self, batch: list, t: int) -> None:
+        write_atomically(self.path_for(t), render(batch, self.fmt).encode("utf-8", "surrogateescape"))
+
+
+def write_atomically(path: str, data: bytes, mode: int = 0o666) -> None:
+    """Write *data* to a temporary file beside *path*, fsync, rename: readers see all of it or nothing."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, mode & ~_umask())
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+class CommandRunner:
+    """``foreach-batch``: ``sh -c COMMAND`` once per non-empty batch, the elements on its stdin."""
+
+    def __init__(self, command: str, fmt: str = "tsv", stdout=None) -> None:
+        self.command = command
+        self.fmt = fmt
+        self.stdout = stdout
+
+    def __call__(self, batch: list, t: int) -> None:
+        if not batch:
+            return
+        if self.stdout is not None:
+            self.stdout().flush()  # keep our earlier output ahead of the command's
+        environment = dict(os.environ, DSTREAM_BATCH_TIME=str(t))
+        completed = subprocess.run(
+            ["sh", "-c", self.command], input=render(batch, self.fmt).encode("utf-8", "surrogateescape"),
+            env=environment, check=False,
+        )
+        if completed.returncode != 0:
+            raise OutputFailed(f"foreach-batch command {self.command!r} exited {completed.returncode} for batch {t}")

@@ -1,0 +1,132 @@
+"""Spark's receiver contract, word for word: ``on_start`` must not block, then ``store``.
+
+A user writes a Receiver subclass (``on_start``/``on_stop``, calling ``store``, ``restart``,
+``stop``, ``is_stopped``); the ReceiverSupervisor owns the threads, restarts a failed receiver with
+backoff, applies the rate limit and stamps what is stored into the input's BlockBuffer.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import Iterable
+
+from ..scheduler.rate import RateLimiter
+from .blocks import BadRaw, BlockBuffer
+
+
+class Receiver:
+    """Base class for custom receivers (Spark ``Receiver``)."""
+
+    #: a receiver whose source can end (a file, stdin); socket-like receivers run until stopped
+    finite = False
+
+    _supervisor: "ReceiverSupervisor | None" = None
+
+    def on_start(self) -> None:
+        """Start threads that receive and call ``store``; must return at once."""
+        raise NotImplementedError
+
+    def on_stop(self) -> None:
+        """Release what on_start acquired; threads should notice ``is_stopped()``."""
+
+    # --- called by the receiver's own threads ---
+    def store(self, record_or_records) -> None:
+        """Store one record, or a list of records, into the current batch (blocking under a rate limit)."""
+        records = record_or_records if isinstance(record_or_records, list) else [record_or_records]
+        self._require_supervisor().push(records)
+
+    def store_bad(self, raw, reason: str) -> None:
+        """Report input that could not become a record; it is processed by --on-error, never dropped."""
+        self._require_supervisor().push([], [BadRaw(raw, reason)])
+
+    def restart(self, message: str, error: BaseException | None = None) -> None:
+        """Stop and start again after a backoff, reporting *message* once."""
+        self._require_supervisor().restart(message, error)
+
+    def stop(self, message: str = "") -> None:
+        """Stop this receiver for good; a finite receiver's input is then complete."""
+        self._require_supervisor().stop_receiver(message)
+
+    def is_stopped(self) -> bool:
+        return self._supervisor is None or self._supervisor.stopped.is_set()
+
+    def _require_supervisor(self) -> "ReceiverSupervisor":
+        if self._supervisor is None:
+            raise RuntimeError("this receiver has not been started by a StreamingContext")
+        return self._supervisor
+
+
+class ReceiverSupervisor:
+    """Runs one receiver: start, restart with capped exponential backoff, rate limit, store."""
+
+    max_backoff_s = 5.0
+
+    def __init__(self, receiver: Receiver, name: str, buffer: BlockBuffer, now_ms, rate: RateLimiter,
+                 stderr=None) -> None:
+        self.receiver = receiver
+        self.name = name
+        self.buffer = buffer
+        self.now_ms = now_ms
+        self.rate = rate
+        self.stderr = stderr or sys.stderr
+        self.stopped = threading.Event()
+        self.finished = threading.Event()  # the source ended or the receiver stopped itself
+        self._backoff_s = 0.1
+        self._restarting = threading.Lock()
+        self.received = 0
+        receiver._supervisor = self
+
+    def start(self) -> None:
+        try:
+            self.receiver.on_start()
+        except Exception as exc:  # noqa: BLE001 - a user receiver may fail in any way
+            self.restart(f"could not start: {exc}", exc)
+
+    def push(self, records: list, bad: Iterable[BadRaw] = (), position=None) -> None:
+        bad = list(bad)
+        while records and not self.stopped.is_set():
+            granted = self.rate.acquire(len(records), self.stopped)
+            part, records = (records, []) if granted >= len(records) else (records[:granted], records[granted:])
+            self.buffer.store(self.now_ms(), part, None, position if not records else None)
+            self.received += len(part)
+        if records:  # stopped while held back: what was read is still kept, never dropped
+            self.buffer.store(self.now_ms(), records, None, position)
+            self.received += len(records)
+        elif position is not None and not self.buffer:
+            self.buffer.store(self.now_ms(), [], None, position)
+        if bad:
+            self.buffer.store(self.now_ms(), [], bad)
+        self._backoff_s = 0.1
+
+    def restart(self, message: str, error: BaseException | None = None) -> None:
+        if self.stopped.is_set() or not self._restarting.acquire(blocking=False):
+            return
+        delay = self._backoff_s
+        self._backoff_s = min(self._backoff_s * 2, self.max_backoff_s)
+        print(f"dstream: input {self.name}: {message}; retrying in {delay:.1f}s", file=self.stderr, flush=True)
+
+        def again():
+            try:
+                self._safe(self.receiver.on_stop)
+                if not self.stopped.wait(delay):
+                    self.start()
+            finally:
+                self._restarting.release()
+
+        threading.Thread(target=again, name=f"restart-{self.name}", daemon=True).start()
+
+    def stop_receiver(self, message: str = "") -> None:
+        """The receiver is done (end of input, or it stopped itself)."""
+        self.finished.set()
+
+    def stop(self) -> None:
+        """Stop receiving: called by the scheduler at a graceful stop."""
+        self.stopped.set()
+        self._safe(self.receiver.on_stop)
+
+    def _safe(self, function) -> None:
+        try:
+            function()
+        except Exception as exc:  # noqa: BLE001
+            print(f"dstream: input {self.name}: on_stop failed: {exc}", file=self.stderr, flush=True)

@@ -1,0 +1,103 @@
+"""Bytes to lines, in bulk: one decode and one split per chunk, never a Python call per line.
+
+Shared by every line-oriented receiver (stdin, files, sockets). A line that is not UTF-8 or is
+longer than the limit becomes a BadRaw instead of a record, and an over-long line is skipped
+as it arrives, so a reader never holds more than the limit of one line in memory.
+"""
+from __future__ import annotations
+
+from .blocks import BadRaw
+
+import os
+
+DEFAULT_MAX_LINE_BYTES = 1 << 20
+CHUNK_BYTES = 1 << 20
+_KEEP_OF_LONG_LINE = 200
+
+
+class LineSplitter:
+    def __init__(self, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
+        self.max_line_bytes = max_line_bytes
+        self._pending = b""
+        self._discarding = 0  # bytes of an over-long line skipped so far
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes received that are not yet part of a complete line."""
+        return self._discarding or len(self._pending)
+
+    def feed(self, chunk: bytes) -> tuple[list[str], list[BadRaw]]:
+        """The complete lines in what has arrived so far; the incomplete tail waits for more."""
+        bad: list[BadRaw] = []
+        start = 0
+        if self._discarding:
+            newline = chunk.find(b"\n")
+            if newline < 0:
+                self._discarding += len(chunk)
+                return [], bad
+            bad.append(self._too_long(self._pending, self._discarding + newline))
+            self._pending, self._discarding, start = b"", 0, newline + 1
+        last = chunk.rfind(b"\n", start)
+        if last < 0:
+            self._pending += chunk[start:]
+            if len(self._pending) > self.max_line_bytes:
+                self._discarding = len(self._pending)
+                self._pending = self._pending[:_KEEP_OF_LONG_LINE]
+            return [], bad
+        data = self._pending + chunk[start:last] if self._pending else chunk[start:last]
+        self._pending = chunk[last + 1:]
+        lines, more_bad = self._split(data)
+        if len(self._pending) > self.max_line_bytes:
+            self._discarding = len(self._pending)
+            self._pending = self._pending[:_KEEP_OF_LONG_LINE]
+        return lines, bad + more_bad
+
+    def finish(self) -> tuple[list[str], list[BadRaw]]:
+        """At end of input, the last line even without a newline."""
+        if self._discarding:
+            bad = [self._too_long(self._pending, self._discarding)]
+            self._pending, self._discarding = b"", 0
+            return [], bad
+        if not self._pending:
+            return [], []
+        data, self._pending = self._pending, b""
+        return self._split(data)
+
+    def _split(self, data: bytes) -> tuple[list[str], list[BadRaw]]:
+        try:
+            lines = data.decode("utf-8").split("\n")
+        except UnicodeDecodeError:
+            return self._split_slowly(data)
+        if b"\r" in data:
+            lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+        if len(data) > self.max_line_bytes and max(map(len, data.split(b"\n"))) > self.max_line_bytes:
+            return self._split_slowly(data)
+        return lines, []
+
+    def _split_slowly(self, data: bytes) -> tuple[list[str], list[BadRaw]]:
+        lines: list[str] = []
+        bad: list[BadRaw] = []
+        for raw in data.split(b"\n"):
+            if raw.endswith(b"\r"):
+                raw = raw[:-1]
+            if len(raw) > self.max_line_bytes:
+                bad.append(self._too_long(raw[:_KEEP_OF_LONG_LINE], len(raw)))
+                continue
+            try:
+                lines.append(raw.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                bad.append(BadRaw(raw, f"not valid UTF-8 ({exc.reason} at byte {exc.start})"))
+        return lines, bad
+
+    def _too_long(self, head: bytes, length: int) -> BadRaw:
+        return BadRaw(head[:_KEEP_OF_LONG_LINE], f"line of {length} bytes is longer than --max-line-bytes {self.max_line_bytes}")
+
+
+def read_chunk(stream, size: int = CHUNK_BYTES) -> bytes:
+    """Up to *size* bytes, as soon as any are there (``os.read`` on a pipe does not wait to fill)."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        chunk = stream.read(size)
+        return chunk.encode("utf-8", "surrogateescape") if isinstance(chunk, str) else chunk
+    return os.read(fd, size)

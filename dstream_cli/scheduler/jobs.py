@@ -1,0 +1,206 @@
+"""The batch loop: allocate inputs, run the outputs' jobs, checkpoint, forget, measure; and stopping.
+
+One batch at a time, in time order. On the system clock a late batch is simply started late and
+its scheduling delay recorded (nothing is skipped, and records are assigned to batches by arrival
+time, not by when the loop gets to them). A graceful stop (stop file, SIGTERM, first SIGINT,
+--run-for) stops the receivers, processes everything they stored, writes the last checkpoint
+and returns; a second SIGINT exits 130 at once.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import threading
+import time
+
+from ..errors import ExitStatus, OutputFailed
+from ..metrics import BatchInfo, MetricsWriter
+from .clock import ManualClock, SystemClock
+from .rate import PIDRateEstimator
+
+
+@dataclasses.dataclass
+class RunOptions:
+    batches: int | None = None
+    run_for_ms: int | None = None
+    stop_file: str | None = None
+    metrics_path: str | None = None
+    progress: bool = False
+    max_rate: float | None = None
+    backpressure: bool = False
+    initial_rate: float | None = None
+    output_retries: int = 3
+    start_time_ms: int = 0
+
+
+class JobScheduler:
+    def __init__(self, context, options: RunOptions) -> None:
+        self.context = context
+        self.options = options
+        self.graph = context.graph
+        self.wake = threading.Event()
+        self.stop_requested = threading.Event()
+        self.interrupts = 0
+        self.inputs: list = []
+        self.clock = None
+        self.metrics = MetricsWriter(options.metrics_path) if options.metrics_path else None
+        self.listeners: list = []
+        self.estimator: PIDRateEstimator | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def request_stop(self) -> None:
+        self.stop_requested.set()
+        self.wake.set()
+
+    def run(self) -> ExitStatus:
+        context, graph = self.context, self.graph
+        graph.validate()
+        self.inputs = graph.used_inputs()
+        from ..inputs import QueueInputDStream
+
+        simulated = all(isinstance(i, QueueInputDStream) for i in self.inputs)
+        self.clock = ManualClock(self.options.start_time_ms) if simulated else SystemClock()
+        context.clock = self.clock
+        batch = context.batch_ms
+        document = context.checkpoints.load(graph, batch) if context.checkpoints else None
+        if document is not None:
+            context.zero_ms = document["zero_ms"]
+        elif simulated:
+            context.zero_ms = self.options.start_time_ms
+        else:
+            context.zero_ms = self.clock.next_aligned(batch) - batch
+        graph.initialize()
+        t = context.zero_ms + batch
+        if document is not None:
+            context.checkpoints.restore(graph, document)
+            t = document["time"] + batch
+            if not simulated:
+                t = max(t, self.clock.next_aligned(batch))
+        context.warn_state_without_checkpoint()
+        if self.options.backpressure:
+            self.estimator = PIDRateEstimator(batch)
+        for stream in self.inputs:
+            stream.start()
+        deadline = None if self.options.run_for_ms is None else time.monotonic() + self.options.run_for_ms / 1000
+        try:
+            self._loop(t, simulated, deadline)
+        finally:
+            for stream in self.inputs:
+                stream.stop()
+            for listener in self.listeners:
+                listener.close()
+            if self.metrics:
+                self.metrics.close()
+            context.record_errors.close()
+        if self.options.stop_file and os.path.exists(self.options.stop_file):
+            os.unlink(self.options.stop_file)
+        return ExitStatus.OK
+
+    def _should_stop(self, deadline) -> bool:
+        if self.options.stop_file and os.path.exists(self.options.stop_file):
+            self.stop_requested.set()
+        if deadline is not None and time.monotonic() >= deadline:
+            self.stop_requested.set()
+        return self.stop_requested.is_set()
+
+    def _all_finished(self) -> bool:
+        return all(getattr(stream, "finished", True) for stream in self.inputs)
+
+    def _loop(self, t: int, simulated: bool, deadline) -> None:
+        batch, zero = self.context.batch_ms, self.context.zero_ms
+        stopping = False
+        while True:
+            if not simulated:
+                self._wait_for(t, deadline)
+            if self._should_stop(deadline) and not stopping:
+                stopping = True
+                for stream in self.inputs:
+                    stream.stop()
+            drain = stopping or (self.options.batches is None and self._all_finished())
+            self.run_batch(t, drain)
+            index = (t - zero) // batch
+            if self.options.batches is not None and index >= self.options.batches:
+                return
+            if stopping and (simulated or not any(stream.backlog() for stream in self.inputs)):
+                return
+            if self.options.batches is None and all(stream.ended for stream in self.inputs):
+                return
+            t += batch
+
+    def _wait_for(self, t: int, deadline) -> None:
+        """Sleep until batch time *t*, waking for a stop request, the stop file, or the end of all input."""
+        while True:
+            if self.clock.wait_until(t, self.wake, poll_s=0.2):
+                return
+            self.wake.clear()
+            if self._should_stop(deadline):
+                return
+            if self.options.batches is None and self._all_finished():
+                return
+
+    # --- one batch --------------------------------------------------------------------------
+    def run_batch(self, t: int, drain: bool = False) -> BatchInfo:
+        context = self.context
+        started = self.clock.now_ms()
+        began = time.monotonic()
+        records = sum(stream.allocate(t, drain) for stream in self.inputs)
+        for output in self.graph.outputs:
+            job = output.generate_job(t)
+            if job is not None:
+                self._run_output(job, output)
+        if context.checkpoints:
+            context.checkpoints.write(self.graph, t, context.batch_ms, context.zero_ms)
+        self.graph.forget(t)
+        processing_ms = int((time.monotonic() - began) * 1000)
+        scheduling_ms = 0 if self.clock.simulated else max(started - t, 0)
+        info = BatchInfo(
+            batch_time=t, records_in=records, processing_ms=processing_ms, scheduling_delay_ms=scheduling_ms,
+            total_delay_ms=scheduling_ms + processing_ms,
+            backlog=sum(stream.backlog() for stream in self.inputs),
+            skipped=context.record_errors.skipped, keys_in_state=context.keys_in_state(),
+            rate_limit=context.rate_limiter.rate,
+        )
+        if self.estimator is not None:
+            rate = self.estimator.compute(t + processing_ms, records, max(processing_ms, 1), scheduling_ms)
+            if rate is not None:
+                context.rate_limiter.set_rate(rate)
+                info.rate_limit = rate
+        if self.metrics:
+            self.metrics.write(info)
+        for listener in self.listeners:
+            listener.update(info)
+        return info
+
+    def _run_output(self, job, output) -> None:
+        attempts = 1 + (self.options.output_retries if output.idempotent else 0)
+        delay = 0.1
+        for attempt in range(1, attempts + 1):
+            try:
+                job()
+                return
+            except BrokenPipeError:
+                raise
+            except (OutputFailed, OSError) as exc:
+                if attempt == attempts:
+                    raise OutputFailed(f"{output.label}: {exc} (after {attempt} attempts)") from exc
+                print(f"dstream: {output.label}: {exc}; retrying in {delay:.1f}s",
+                      file=self.context.stderr(), flush=True)
+                time.sleep(delay)
+                delay *= 2
+
+    # --- signals ----------------------------------------------------------------------------
+    def install_signal_handlers(self):
+        """SIGTERM and the first SIGINT stop gracefully; a second SIGINT exits 130 at once."""
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+
+        def on_signal(number, frame):
+            if number == signal.SIGINT:
+                self.interrupts += 1
+                if self.interrupts > 1:
+                    os._exit(ExitStatus.INTERRUPTED)
+            self.request_stop()
+
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        return lambda: [signal.signal(sig, handler) for sig, handler in previous.items()]
