@@ -23,7 +23,7 @@ class InputDStream(DStream):
         self.name = name
         self.label = f"input {name}" + (f" (--format {fmt})" if fmt not in (None, "text") else "")
         self.fmt = fmt
-        self.parse = line_parser(fmt) if fmt else None
+        self.parse_line = line_parser(fmt) if fmt else None
         self.allocated: dict[int, Block] = {}
         self.records_in = 0
         context.graph.add_input(self)
@@ -46,9 +46,9 @@ class InputDStream(DStream):
         reject = self.context.record_errors.rejecter(t, self.name)
         for bad in block.bad:
             reject(self.label, bad.raw, BadRecord(bad.reason))
-        if self.parse is None:
+        if self.parse_line is None:
             return block.records
-        parse = self.parse
+        parse = self.parse_line
         try:
             return list(map(parse, block.records))
         except Exception:  # noqa: BLE001 - find and report the records that do not parse

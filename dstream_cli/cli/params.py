@@ -99,12 +99,10 @@ class StageCommand(click.Command):
                 positional_only, i = True, i + 1
                 continue
             if token.startswith("-") and len(token) > 1 and not positional_only:
+                # An unknown option stays with this stage, so click names it in its error.
                 name = token.split("=", 1)[0]
-                if name not in takes_value and (required or optional) and _looks_like_number(token):
-                    pass  # a negative number is an argument
-                else:
-                    i += 1 + (takes_value.get(name, False) and "=" not in token)
-                    continue
+                i += 1 + (takes_value.get(name, False) and "=" not in token)
+                continue
             if required:
                 required -= 1
             elif token in stages or not optional:
@@ -114,10 +112,3 @@ class StageCommand(click.Command):
             i += 1
         return i
 
-
-def _looks_like_number(token: str) -> bool:
-    try:
-        float(token)
-    except ValueError:
-        return False
-    return True

@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""Write man/dstream.1 from the click definitions, so every option and stage is documented.
+
+    python scripts/generate_man.py          # rewrite man/dstream.1
+    python scripts/generate_man.py --check  # exit 1 if it is out of date (tests run this)
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from dstream_cli import __version__  # noqa: E402
+from dstream_cli.cli.app import app  # noqa: E402
+from dstream_cli.cli.stages import STAGES  # noqa: E402
+
+MAN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "man", "dstream.1")
+
+SECTIONS = {
+    "stateless": ["map", "flat-map", "filter", "map-values", "flat-map-values", "key-by", "parse", "reduce", "count",
+                  "count-by-value", "reduce-by-key", "group-by-key", "distinct", "transform", "repartition"],
+    "several streams": ["as", "from", "union", "join", "left-outer-join", "right-outer-join", "full-outer-join",
+                        "cogroup"],
+    "windows": ["window", "count-by-window", "reduce-by-window", "reduce-by-key-and-window",
+                "count-by-value-and-window"],
+    "state": ["update-state"],
+    "outputs": ["print", "emit", "save-as-text-files", "foreach-batch"],
+}
+
+
+def esc(text: str) -> str:
+    text = text.replace("\\", "\\e").replace("-", "\\-")
+    return "\n".join(("\\&" + line) if line.startswith((".", "'")) else line for line in text.split("\n"))
+
+
+def option_lines(command: click.Command) -> list[str]:
+    ctx = click.Context(command)
+    out = []
+    for param in command.get_params(ctx):
+        if not isinstance(param, click.Option) or param.name in ("help",):
+            continue
+        record = param.get_help_record(ctx)
+        if record:
+            out += [".TP", f"\\fB{esc(record[0])}\\fR", esc(record[1])]
+    return out
+
+
+def usage(command: click.Command) -> str:
+    ctx = click.Context(command, info_name=command.name)
+    return " ".join(command.collect_usage_pieces(ctx))
+
+
+def render() -> str:
+    by_name = {c.name: c for c in STAGES}
+    lines = [
+        f'.TH DSTREAM 1 "" "dstream {__version__}" "User Commands"',
+        ".SH NAME", "dstream \\- Spark Streaming's DStream model as one Unix command",
+        ".SH SYNOPSIS", "\\fBdstream\\fR [\\fIGLOBAL OPTIONS\\fR] \\fISTAGE\\fR [\\fIARGS\\fR] [\\fISTAGE\\fR [\\fIARGS\\fR] ...]",
+        ".SH DESCRIPTION",
+        esc("dstream cuts its input into micro-batches on a fixed batch interval and pushes each batch through a"
+            " chain of stages, as Spark Streaming does with a DStream. Stateless stages apply to each batch,"
+            " window stages to the batches of a window, update-state carries a state per key across batches,"
+            " and output stages write each batch's result. A chain without an output stage ends with emit."),
+        ".PP", esc("Durations: 250ms, 2s, 1.5s, 5m, 1h; a bare number means seconds. Window LENGTH and SLIDE must be"
+                   " multiples of --batch (SLIDE defaults to it)."),
+        ".SH GLOBAL OPTIONS", *option_lines(app),
+        ".SH EXPRESSIONS",
+        esc("An expression is Python source. One that starts with lambda is used as it is; otherwise it is the body"
+            " of a function whose parameters depend on the stage: x for map, flat-map, filter, key-by and --filter;"
+            " v for map-values and flat-map-values; a, b for reduce, reduce-by-key, the window reductions and"
+            " --inverse; batch, t for transform; values, state for update-state. sum, min and max name binary"
+            " reducers; for update-state, sum, count and last. module:function names an importable function."
+            " Expressions see re, math, json, datetime, collections, itertools and --import'ed modules. A body of"
+            " statements must use return."),
+        ".PP", esc("An expression that starts with - would be taken for an option: write it after --, as in"
+                   " dstream map -- '-x'."),
+    ]
+    for section, names in SECTIONS.items():
+        lines += [".SH " + esc(f"STAGES: {section.upper()}")]
+        for name in names:
+            command = by_name[name]
+            arguments = " ".join(piece for piece in usage(command).split() if piece != "[OPTIONS]")
+            lines += [".TP", f"\\fB{esc(name)}\\fR " + esc(arguments),
+                      esc(command.help.split("\n\n")[0])]
+            example = command.help.split("Example:")[1].strip()
+            lines += [".RS", ".PP", "Example: \\fB" + esc(example) + "\\fR"]
+            options = option_lines(command)
+            if options:
+                lines += options
+            lines += [".RE"]
+    lines += [
+        ".SH OUTPUT", esc("print writes PySpark's pprint: a line of 43 dashes, 'Time: ' and the batch time in local"
+                          " time (microseconds when not a whole second), another line of dashes, the first NUM"
+                          " elements as print() shows them, '...' when there were more, and an empty line."),
+        ".SH FILES", esc("With --checkpoint DIR, DIR/checkpoint-TIME.json holds the state after the batch at TIME;"
+                         " the two newest are kept (format in README.md)."),
+        ".SH EXIT STATUS",
+        ".TP", "0", "Success, including a reader of stdout that went away (dstream ... | head).",
+        ".TP", "1", esc("A runtime failure: a bad record under --on-error fail, an output that kept failing."),
+        ".TP", "2", esc("A usage error: bad option, bad expression, window not a multiple of the batch interval,"
+                        " checkpoint of another chain."),
+        ".TP", "130", "Interrupted twice (a first SIGINT or SIGTERM stops gracefully).",
+        ".SH EXAMPLES",
+        ".nf", esc("nc -lk 9999 | dstream --batch 2s flat-map 'x.split()' map '(x, 1)' \\\n"
+                   "    reduce-by-key-and-window sum 30s 10s --inverse 'a - b' print"),
+        esc("printf 'a b\\n\\nb c\\n' | dstream --queue - flat-map 'x.split()' count-by-value emit"),
+        ".fi",
+        ".SH SEE ALSO", "The Spark Streaming Programming Guide; README.md of dstream.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    text = render()
+    if "--check" in sys.argv:
+        with open(MAN, encoding="utf-8") as handle:
+            sys.exit(0 if handle.read() == text else 1)
+    os.makedirs(os.path.dirname(MAN), exist_ok=True)
+    with open(MAN, "w", encoding="utf-8") as handle:
+        handle.write(text)

@@ -1,0 +1,94 @@
+"""Shared helpers: run a chain through the CLI (CliRunner, --queue -) or the library, get batches back."""
+from __future__ import annotations
+
+import ast
+import glob
+import os
+import re
+import shutil
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from dstream_cli import StreamingContext
+from dstream_cli.cli.app import app
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def queue_text(batches: list[list[str]]) -> str:
+    """The --queue layout: each batch's lines, then an empty line."""
+    return "".join("".join(f"{line}\n" for line in batch) + "\n" for batch in batches)
+
+
+def invoke(args: list[str], input: str | bytes | None = None, env: dict | None = None):
+    """Run the real click command; errors come back as exit codes and stderr, as for a user."""
+    runner = CliRunner()
+    return runner.invoke(app, [str(a) for a in args], input=input, env=env, catch_exceptions=False)
+
+
+def read_batch_files(prefix: str) -> list[tuple[int, list]]:
+    """(time, elements) for every PREFIX-TIME file, elements read back with literal_eval (repr format)."""
+    pattern = re.compile(re.escape(os.path.basename(prefix)) + r"-(\d+)$")
+    found = []
+    for path in glob.glob(prefix + "-*"):
+        match = pattern.match(os.path.basename(path))
+        if match:
+            with open(path, encoding="utf-8") as handle:
+                found.append((int(match.group(1)), [ast.literal_eval(line) for line in handle.read().splitlines()]))
+    return sorted(found)
+
+
+def cli_batches(tmp_path, stages: list[str], batches: list[list[str]], options: list[str] = (),
+                batch: str = "1s") -> list[tuple[int, list]]:
+    prefix = str(tmp_path / "cli" / "out")
+    result = invoke(["--batch", batch, "--queue", "-", *options, *stages,
+                     "save-as-text-files", prefix, "--format", "repr"], input=queue_text(batches))
+    assert result.exit_code == 0, result.stdout + result.stderr
+    return read_batch_files(prefix)
+
+
+def library_batches(build, batches: list[list], batch: str = "1s", batches_count: int | None = None):
+    from dstream_cli import RunOptions
+
+    ssc = StreamingContext(batch)
+    seen: list = []
+    build(ssc.queue_stream(batches)).foreach_batch(lambda t, b: seen.append((t, list(b))))
+    ssc.run(RunOptions(batches=batches_count))
+    return seen
+
+
+@pytest.fixture(params=["cli", "library"])
+def entry_point(request, tmp_path):
+    """Runs one golden case through the CLI or the library; both must give the same batches."""
+
+    def run(case, batch="1s", options=()):
+        if request.param == "cli":
+            return cli_batches(tmp_path, case["cli"], case["input"], options, batch)
+        count = next((int(options[i + 1]) for i, o in enumerate(options) if o == "--batches"), None)
+        return library_batches(case["lib"], case["input"], batch, count)
+
+    run.name = request.param
+    return run
+
+
+def installed_dstream() -> list[str]:
+    """The installed console script, as a user runs it."""
+    path = shutil.which("dstream") or os.path.join(os.path.dirname(sys.executable), "dstream")
+    assert os.path.exists(path), "dstream is not installed: pip install -e '.[test]'"
+    return [path]
+
+
+@pytest.fixture
+def local_tz(monkeypatch):
+    """Set the process's local time zone (TZ + tzset), as a user's environment would at start."""
+    import time
+
+    def use(zone: str) -> None:
+        monkeypatch.setenv("TZ", zone)
+        time.tzset()
+
+    yield use
+    monkeypatch.undo()
+    time.tzset()
