@@ -95,7 +95,7 @@ class CheckpointStore:
 
     def write(self, graph, t: int, batch_ms: int, zero_ms: int) -> None:
         nodes = []
-        for index, node in enumerate(graph.nodes()):
+        for node in graph.stateful_nodes():
             nodes.append(encode(node.snapshot(t), f"stage {node.label!r} at batch {t}"))
         document = {"format": FORMAT, "version": VERSION, "batch_ms": batch_ms, "zero_ms": zero_ms,
                     "time": t, "chain": graph.fingerprint(), "nodes": nodes}
@@ -140,5 +140,5 @@ class CheckpointStore:
 
     @staticmethod
     def restore(graph, document: dict) -> None:
-        for node, data in zip(graph.nodes(), document["nodes"]):
+        for node, data in zip(graph.stateful_nodes(), document["nodes"]):
             node.restore(decode(data))

@@ -1,6 +1,8 @@
 """DStreamGraph: the inputs and outputs of a context; jobs for a batch time come from its outputs."""
 from __future__ import annotations
 
+import re
+
 from .dstream import DStream
 from .errors import UsageError
 
@@ -45,9 +47,14 @@ class DStreamGraph:
         for output in self.outputs:
             output.remember(output.slide_ms)
 
+    def stateful_nodes(self) -> list[DStream]:
+        """The nodes a checkpoint saves: all but the outputs, which may change between runs."""
+        return [node for node in self.nodes() if node not in self.outputs]
+
     def fingerprint(self) -> list[str]:
         """What the chain is, node by node: a checkpoint is only valid for the same one."""
-        return [f"{type(node).__name__} {node.label} slide={node.slide_ms}" for node in self.nodes()]
+        return [f"{type(node).__name__} {re.sub(r'^stage [0-9]+ ', '', node.label)} slide={node.slide_ms}"
+                for node in self.stateful_nodes()]
 
     def forget(self, t: int) -> None:
         for node in self.nodes():
