@@ -39,7 +39,7 @@ def option_lines(command: click.Command) -> list[str]:
     ctx = click.Context(command)
     out = []
     for param in command.get_params(ctx):
-        if not isinstance(param, click.Option) or param.name in ("help",):
+        if not isinstance(param, click.Option) or "--help" in param.opts:
             continue
         record = param.get_help_record(ctx)
         if record:
