@@ -99,6 +99,28 @@ class StreamingContext:
 
         return ReceiverInputDStream(self, name or path, FileReceiver(path, self.max_line_bytes), fmt)
 
+    def socket_text_stream(self, host: str, port: int, name: str = "socket", fmt: str = "text"):
+        """Lines from a TCP server (Spark's ``socketTextStream``), reconnecting when it goes away."""
+        from .receivers.socket import SocketReceiver
+
+        return ReceiverInputDStream(self, name, SocketReceiver(host, port, self.max_line_bytes, self.stderr()), fmt)
+
+    def listen_text_stream(self, host: str, port: int, name: str = "listen", fmt: str = "text",
+                           max_connections: int = 64):
+        """Lines from every producer that connects to HOST:PORT."""
+        from .receivers.socket import ListenReceiver
+
+        receiver = ListenReceiver(host, port, self.max_line_bytes, max_connections)
+        return ReceiverInputDStream(self, name, receiver, fmt)
+
+    def text_file_stream(self, directory: str, name: str | None = None, fmt: str = "text",
+                         pattern: str | None = None, new_files_only: bool = True):
+        """Each new file in *directory*, read once (Spark's ``textFileStream``)."""
+        from .receivers.watch import DirectoryReceiver
+
+        receiver = DirectoryReceiver(directory, pattern, new_files_only, self.batch_ms, self.max_line_bytes)
+        return ReceiverInputDStream(self, name or directory, receiver, fmt)
+
     def receiver_stream(self, receiver: Receiver, name: str | None = None, fmt: str | None = None):
         """Records stored by a custom Receiver (Spark's ``receiverStream``)."""
         return ReceiverInputDStream(self, name or type(receiver).__name__, receiver, fmt)

@@ -67,8 +67,13 @@ class DStream:
     def forget(self, t: int) -> None:
         """Drop batches no later computation can ask for (Spark ``clearMetadata``)."""
         horizon = t - self.remember_ms
-        for old in [u for u in self.generated if u <= horizon]:
-            del self.generated[old]
+        generated = self.generated
+        # Batches are memoised in time order, so the oldest come first: stop at the first one kept.
+        while generated:
+            oldest = next(iter(generated))
+            if oldest > horizon:
+                break
+            del generated[oldest]
 
     @property
     def input_names(self) -> tuple[str, ...]:

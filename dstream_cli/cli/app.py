@@ -35,6 +35,8 @@ def _start_time(value: str) -> int:
               help="Main input: lines from a TCP server (reconnects).")
 @click.option("--listen", type=HostPort("127.0.0.1"), metavar="[HOST:]PORT",
               help="Main input: lines from every TCP client that connects.")
+@click.option("--max-connections", type=click.IntRange(min=1), default=64, show_default=True,
+              help="With --listen: producers connected at once; more wait.")
 @click.option("--watch", type=click.Path(file_okay=False), metavar="DIR", help="Main input: new files in DIR.")
 @click.option("--glob", "glob_", metavar="PATTERN", help="With --watch: only file names matching PATTERN.")
 @click.option("--watch-existing", is_flag=True, help="With --watch: also read the files already there.")

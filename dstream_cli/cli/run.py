@@ -39,7 +39,8 @@ def _input_factory(context: StreamingContext, name: str, kind: str, target, opti
         if kind == "tcp":
             return context.socket_text_stream(*target, name=name, fmt=fmt)
         if kind == "listen":
-            return context.listen_text_stream(*target, name=name, fmt=fmt, ack=options.get("ack", False))
+            return context.listen_text_stream(*target, name=name, fmt=fmt,
+                                              max_connections=options["max_connections"])
         if kind == "dir":
             return context.text_file_stream(target, name=name, fmt=fmt, pattern=options.get("glob_"),
                                             new_files_only=not options.get("watch_existing"))
