@@ -80,6 +80,10 @@ class JobScheduler:
         context.warn_state_without_checkpoint()
         if self.options.backpressure:
             self.estimator = PIDRateEstimator(batch)
+        if self.options.progress:
+            from ..progress import ProgressView
+
+            self.listeners.append(ProgressView(context.stderr(), batch))
         for stream in self.inputs:
             stream.start()
         deadline = None if self.options.run_for_ms is None else time.monotonic() + self.options.run_for_ms / 1000

@@ -1,0 +1,52 @@
+"""The live view (--progress): rich on stderr, only when asked for or stderr is a terminal; never stdout."""
+from __future__ import annotations
+
+import collections
+
+from .metrics import BatchInfo
+
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values, ceiling: float | None = None) -> str:
+    values = list(values)
+    top = max([*values, ceiling or 0, 1e-9])
+    return "".join(SPARK[min(int(v / top * (len(SPARK) - 1)), len(SPARK) - 1)] for v in values)
+
+
+class ProgressView:
+    """Current batch time, records, rates, delays, backlog, keys in state, and sparklines of recent batches."""
+
+    def __init__(self, stderr, batch_ms: int, history: int = 40) -> None:
+        from rich.console import Console
+        from rich.live import Live
+
+        self.batch_ms = batch_ms
+        self.rates: collections.deque = collections.deque(maxlen=history)
+        self.processing: collections.deque = collections.deque(maxlen=history)
+        self.console = Console(file=stderr, force_terminal=True)
+        self.live = Live(console=self.console, refresh_per_second=4, transient=True, redirect_stdout=False,
+                         redirect_stderr=False)
+        self.live.start()
+
+    def update(self, info: BatchInfo) -> None:
+        from rich.table import Table
+
+        from .outputs import batch_time_text
+
+        self.rates.append(info.records_in / (self.batch_ms / 1000))
+        self.processing.append(info.processing_ms)
+        table = Table.grid(padding=(0, 2))
+        table.add_row("batch", batch_time_text(info.batch_time), "records", f"{info.records_in:,}",
+                      "rate", f"{self.rates[-1]:,.0f}/s")
+        table.add_row("processing", f"{info.processing_ms} ms", "scheduling delay", f"{info.scheduling_delay_ms} ms",
+                      "total delay", f"{info.total_delay_ms} ms")
+        table.add_row("backlog", f"{info.backlog:,}", "keys in state", f"{info.keys_in_state:,}",
+                      "skipped", f"{info.skipped:,}")
+        table.add_row("input rate", sparkline(self.rates), "processing / interval",
+                      sparkline(self.processing, self.batch_ms), "rate limit",
+                      "-" if info.rate_limit is None else f"{info.rate_limit:,.0f}/s")
+        self.live.update(table)
+
+    def close(self) -> None:
+        self.live.stop()
