@@ -118,8 +118,17 @@ def run_slow_stage(tmp_path, name, extra):
                              "--metrics", str(metrics), *extra, "map", "time.sleep(0.001) or x", "count", "emit"],
                             stdin=producer.stdout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     producer.stdout.close()
+    peak_kb = 0
+    while proc.poll() is None:
+        try:
+            with open(f"/proc/{proc.pid}/status") as status:
+                peak_kb = max(peak_kb, next(int(line.split()[1]) for line in status if line.startswith("VmHWM")))
+        except (FileNotFoundError, StopIteration):
+            break
+        time.sleep(0.25)
     proc.wait(timeout=60)
     producer.kill()
+    assert peak_kb < 150 * 1024, peak_kb
     return read_metrics(metrics)
 
 

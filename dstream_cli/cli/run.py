@@ -60,9 +60,7 @@ def _load_receiver(target: str):
 
 def run(specs: list[StageSpec], options: dict) -> ExitStatus:
     if options["engine"] == "spark":
-        from ..engine_spark import run_on_spark
-
-        return run_on_spark(specs, options)
+        raise UsageError("--engine spark is not available in this version yet; use --engine local (the default)")
     if options["dead_letter"] and options["on_error"] != "skip":
         raise UsageError("--dead-letter needs --on-error skip")
     context = StreamingContext(
