@@ -21,6 +21,28 @@ class Step(NamedTuple):
     label: str
     fast: Callable[[list, int], list]
     slow: Callable[[list, int, Reject], list]
+    #: for the fast paths: ("pair", c) marks ``map '(x, c)'``; ("sum",) marks ``reduce-by-key sum``
+    shape: tuple = ()
+
+
+def _source_shape(f) -> tuple:
+    """Recognise the expressions that have C-speed equivalents: ``x.split()`` and ``(x, <int>)``."""
+    import ast
+
+    source = getattr(f, "__dstream_source__", None)
+    if source is None:
+        return ()
+    try:
+        tree = ast.parse(source, mode="eval").body
+    except SyntaxError:
+        return ()
+    if ast.dump(tree) == ast.dump(ast.parse("x.split()", mode="eval").body):
+        return ("split",)
+    if (isinstance(tree, ast.Tuple) and len(tree.elts) == 2 and isinstance(tree.elts[0], ast.Name)
+            and tree.elts[0].id == "x" and isinstance(tree.elts[1], ast.Constant)
+            and type(tree.elts[1].value) is int):
+        return ("pair", tree.elts[1].value)
+    return ()
 
 
 def per_record_step(label: str, fast: Callable[[list], list], one: Callable[[object, list], None]) -> Step:
@@ -52,12 +74,31 @@ def whole_batch_step(label: str, fast: Callable[[list, int], list]) -> Step:
 
 
 def map_step(f, label):
-    return per_record_step(label, lambda b: list(map(f, b)), lambda x, out: out.append(f(x)))
+    step = per_record_step(label, lambda b: list(map(f, b)), lambda x, out: out.append(f(x)))
+    return step._replace(shape=_source_shape(f))
 
 
 def flat_map_step(f, label):
-    return per_record_step(label, lambda b: list(itertools.chain.from_iterable(map(f, b))),
-                           lambda x, out: out.extend(f(x)))
+    if _source_shape(f) == ("split",):
+        # The lines of a batch split on whitespace, joined or not, give the same words: one C call.
+        fast = lambda b: " ".join(b).split()  # noqa: E731 - raises on a non-str, then the slow path names it
+    else:
+        fast = lambda b: list(itertools.chain.from_iterable(map(f, b)))  # noqa: E731
+    return per_record_step(label, fast, lambda x, out: out.extend(f(x)))
+
+
+def count_pairs_step(pair: Step, reduce: Step) -> Step:
+    """``map '(x, c)'`` then ``reduce-by-key sum`` as one C-level Counter; the two steps' slow paths on error."""
+    constant = pair.shape[1]
+
+    def fast(batch, t):
+        counts = Counter(batch)
+        return list(counts.items()) if constant == 1 else [(k, n * constant) for k, n in counts.items()]
+
+    def slow(batch, t, reject):
+        return reduce.slow(pair.slow(batch, t, reject), t, reject)
+
+    return Step(reduce.label, fast, slow)
 
 
 def filter_step(f, label):
@@ -114,7 +155,7 @@ def reduce_by_key_step(f, label):
 
     if f is operator.add:
         fast = _sum_by_key
-    return Step(label, lambda batch, t: fast(batch), slow)
+    return Step(label, lambda batch, t: fast(batch), slow, ("sum",) if f is operator.add else ())
 
 
 _MISSING = object()

@@ -5,7 +5,7 @@ from typing import Callable
 
 from ..dstream import DStream
 from ..errors import UsageError
-from .batch import Step
+from .batch import Step, count_pairs_step
 
 
 class TransformedDStream(DStream):
@@ -20,7 +20,10 @@ class TransformedDStream(DStream):
     @classmethod
     def chain(cls, parent: DStream, step: Step, fuse: bool = True) -> "TransformedDStream":
         if fuse and isinstance(parent, TransformedDStream) and parent.fusable:
-            return cls(parent.dependencies[0], [*parent.steps, step])
+            steps = parent.steps
+            if step.shape == ("sum",) and steps[-1].shape[:1] == ("pair",):
+                return cls(parent.dependencies[0], [*steps[:-1], count_pairs_step(steps[-1], step)])
+            return cls(parent.dependencies[0], [*steps, step])
         return cls(parent, [step], fusable=fuse)
 
     def compute(self, t: int) -> list | None:
