@@ -126,7 +126,8 @@ class StreamingContext:
         return ReceiverInputDStream(self, name or type(receiver).__name__, receiver, fmt)
 
     def make_supervisor(self, receiver: Receiver, name: str, buffer) -> ReceiverSupervisor:
-        return ReceiverSupervisor(receiver, name, buffer, self.clock.now_ms, self.rate_limiter, self.stderr())
+        wake = self._scheduler.wake.set if self._scheduler is not None else None
+        return ReceiverSupervisor(receiver, name, buffer, self.clock.now_ms, self.rate_limiter, self.stderr(), wake)
 
     # --- state bookkeeping -------------------------------------------------------------------
     def note_state(self, stream) -> None:

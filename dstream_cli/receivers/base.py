@@ -63,7 +63,7 @@ class ReceiverSupervisor:
     max_backoff_s = 5.0
 
     def __init__(self, receiver: Receiver, name: str, buffer: BlockBuffer, now_ms, rate: RateLimiter,
-                 stderr=None) -> None:
+                 stderr=None, on_finished=None) -> None:
         self.receiver = receiver
         self.name = name
         self.buffer = buffer
@@ -72,6 +72,7 @@ class ReceiverSupervisor:
         self.stderr = stderr or sys.stderr
         self.stopped = threading.Event()
         self.finished = threading.Event()  # the source ended or the receiver stopped itself
+        self.on_finished = on_finished or (lambda: None)
         self._backoff_s = 0.1
         self._restarting = threading.Lock()
         self.received = 0
@@ -117,8 +118,9 @@ class ReceiverSupervisor:
         threading.Thread(target=again, name=f"restart-{self.name}", daemon=True).start()
 
     def stop_receiver(self, message: str = "") -> None:
-        """The receiver is done (end of input, or it stopped itself)."""
+        """The receiver is done (end of input, or it stopped itself): wake the scheduler for the last batch."""
         self.finished.set()
+        self.on_finished()
 
     def stop(self) -> None:
         """Stop receiving: called by the scheduler at a graceful stop."""
