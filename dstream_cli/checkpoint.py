@@ -88,6 +88,8 @@ class CheckpointStore:
         self.directory = directory
         self.stderr = stderr or sys.stderr
         os.makedirs(directory, mode=0o700, exist_ok=True)
+        for partial in glob.glob(os.path.join(directory, ".checkpoint-*.tmp")):
+            os.unlink(partial)  # a write that a crash cut short; the checkpoint before it is complete
 
     def _paths_newest_first(self) -> list[str]:
         paths = [p for p in glob.glob(os.path.join(self.directory, "checkpoint-*.json")) if _NAME.search(p)]

@@ -36,7 +36,7 @@ class StreamingContext:
 
     def __init__(self, batch_interval=1, *, checkpoint: str | None = None, on_error: str = "fail",
                  dead_letter: str | None = None, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
-                 stdout=None, stderr=None) -> None:
+                 wal: bool = False, stdout=None, stderr=None) -> None:
         self.batch_ms = parse_duration(batch_interval)
         self.zero_ms = 0
         self.graph = DStreamGraph()
@@ -45,6 +45,9 @@ class StreamingContext:
         self._stdout, self._stderr = stdout, stderr
         self.checkpoint_dir = checkpoint
         self.checkpoints = None
+        if wal and not checkpoint:
+            raise UsageError("--wal needs --checkpoint DIR: the write-ahead log is kept there")
+        self.wal = wal
         if checkpoint:
             from .checkpoint import CheckpointStore
 
@@ -106,11 +109,13 @@ class StreamingContext:
         return ReceiverInputDStream(self, name, SocketReceiver(host, port, self.max_line_bytes, self.stderr()), fmt)
 
     def listen_text_stream(self, host: str, port: int, name: str = "listen", fmt: str = "text",
-                           max_connections: int = 64):
-        """Lines from every producer that connects to HOST:PORT."""
+                           max_connections: int = 64, ack: bool = False):
+        """Lines from every producer that connects to HOST:PORT; *ack* (needs ``wal``) acknowledges durable lines."""
         from .receivers.socket import ListenReceiver
 
-        receiver = ListenReceiver(host, port, self.max_line_bytes, max_connections)
+        if ack and not self.wal:
+            raise UsageError("--ack needs --wal: lines are acknowledged once they are in the write-ahead log")
+        receiver = ListenReceiver(host, port, self.max_line_bytes, max_connections, ack)
         return ReceiverInputDStream(self, name, receiver, fmt)
 
     def text_file_stream(self, directory: str, name: str | None = None, fmt: str = "text",
@@ -124,6 +129,14 @@ class StreamingContext:
     def receiver_stream(self, receiver: Receiver, name: str | None = None, fmt: str | None = None):
         """Records stored by a custom Receiver (Spark's ``receiverStream``)."""
         return ReceiverInputDStream(self, name or type(receiver).__name__, receiver, fmt)
+
+    def write_ahead_log(self, input_name: str):
+        """The log of a non-replayable input under ``wal=True``; None without it."""
+        if not self.wal:
+            return None
+        from .wal import WriteAheadLog
+
+        return WriteAheadLog(self.checkpoint_dir, input_name, self.stderr())
 
     def make_supervisor(self, receiver: Receiver, name: str, buffer) -> ReceiverSupervisor:
         wake = self._scheduler.wake.set if self._scheduler is not None else None

@@ -213,16 +213,16 @@ class DStream:
         outputs.ForEachDStream(self, outputs.adapt_time_batch(func))
 
     def pprint(self, num: int = 10) -> None:
-        outputs.ForEachDStream(self, outputs.PrettyPrinter(self.context.stdout, num), idempotent=False)
+        outputs.ForEachDStream(self, outputs.PrettyPrinter(self.context.stdout, num), retryable=False)
 
     def emit(self, fmt: str = "tsv") -> None:
-        outputs.ForEachDStream(self, outputs.Emitter(self.context.stdout, fmt), idempotent=False)
+        outputs.ForEachDStream(self, outputs.Emitter(self.context.stdout, fmt), retryable=False)
 
     def save_as_text_files(self, prefix: str, suffix: str | None = None, fmt: str = "text") -> None:
         outputs.ForEachDStream(self, outputs.TextFilesWriter(prefix, suffix, fmt))
 
     def run_command_per_batch(self, command: str, fmt: str = "tsv") -> None:
-        outputs.ForEachDStream(self, outputs.CommandRunner(command, fmt, self.context.stdout), idempotent=False)
+        outputs.ForEachDStream(self, outputs.CommandRunner(command, fmt, self.context.stdout))
 
     def _label(self, default: str) -> str:
         return self.context.naming_label(default)

@@ -67,6 +67,9 @@ class InputDStream(DStream):
     def stop(self) -> None:
         pass
 
+    def close(self) -> None:
+        """After the last batch: release what the input holds (files, logs)."""
+
     @property
     def ended(self) -> bool:
         """Nothing more will ever arrive (a finite source read to its end and fully allocated)."""
@@ -81,6 +84,13 @@ class InputDStream(DStream):
 
     def seek(self, position) -> None:
         pass
+
+    def recover(self) -> int | None:
+        """Put back what the write-ahead log holds beyond the checkpoint; return its latest arrival time."""
+        return None
+
+    def checkpoint_written(self) -> None:
+        """A checkpoint recording ``position()`` is complete."""
 
     def snapshot(self, t: int) -> dict:
         data = super().snapshot(t)
@@ -138,25 +148,43 @@ class QueueInputDStream(InputDStream):
 
 
 class ReceiverInputDStream(InputDStream):
-    """An input fed by a Receiver on its own threads, through a BlockBuffer cut by arrival time."""
+    """An input fed by a Receiver on its own threads, through a BlockBuffer cut by arrival time.
+
+    A receiver that can seek is replayable and its position is its own; any other one, under
+    ``--wal``, logs every block first and its position is the log seq of the last block allocated.
+    """
 
     def __init__(self, context, name: str, receiver: Receiver, fmt: str | None = "text") -> None:
         super().__init__(context, name, fmt)
         self.receiver = receiver
-        self.buffer = BlockBuffer()
-        self.supervisor: ReceiverSupervisor | None = None
         self.replayable = hasattr(receiver, "seek")
+        self.log = None if self.replayable else context.write_ahead_log(name)
+        self.buffer = BlockBuffer(self.log)
+        self.supervisor: ReceiverSupervisor | None = None
         self._seek_to = None
 
     def start(self) -> None:
         self.supervisor = self.context.make_supervisor(self.receiver, self.name, self.buffer)
-        if self._seek_to is not None:
+        if self._seek_to is not None and self.replayable:
             self.receiver.seek(self._seek_to)
         self.supervisor.start()
 
     def stop(self) -> None:
         if self.supervisor is not None:
             self.supervisor.stop()
+
+    def close(self) -> None:
+        if self.log is not None:
+            self.log.close()
+
+    def recover(self) -> int | None:
+        if self.log is None:
+            return None
+        return self.buffer.put_back(self.log.recover(self._seek_to or 0))
+
+    def checkpoint_written(self) -> None:
+        if self.log is not None and self.buffer.position is not None:
+            self.log.checkpointed(self.buffer.position)
 
     def _receive(self, t: int, drain: bool) -> Block:
         return self.buffer.cut(None if drain else t)
@@ -174,7 +202,7 @@ class ReceiverInputDStream(InputDStream):
         return self.buffer.backlog()
 
     def position(self):
-        return self.buffer.position if self.replayable else None
+        return self.buffer.position if self.replayable or self.log is not None else None
 
     def seek(self, position) -> None:
         self._seek_to = position

@@ -15,13 +15,14 @@ from .formats import render
 class ForEachDStream(DStream):
     """An output: asks its parent for every batch time and hands the batch to ``func(batch, t)``.
 
-    *idempotent* outputs (files named by batch time) may be redone after a crash without duplicates.
+    A *retryable* output (a file, a command) is tried again after a failure; one that writes to our
+    stdout is not, since a retry could print part of a batch twice.
     """
 
-    def __init__(self, parent: DStream, func: Callable[[list, int], None], idempotent: bool = True) -> None:
+    def __init__(self, parent: DStream, func: Callable[[list, int], None], retryable: bool = True) -> None:
         super().__init__(parent.context, [parent])
         self.func = func
-        self.idempotent = idempotent
+        self.retryable = retryable
         self.context.graph.add_output(self)
 
     def compute(self, t: int) -> list | None:

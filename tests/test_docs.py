@@ -31,3 +31,15 @@ def test_readme_starts_with_the_two_commands():
     assert len(block) == 2
     assert block[0].startswith("pip install . && ") and "dstream" in block[0]
     assert block[1].startswith("pip install '.[test]' && ") and "pytest" in block[1]
+
+
+def test_every_guarantee_in_the_readme_names_a_test_that_exists():
+    import re
+
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as handle:
+        text = handle.read()
+    named = re.findall(r"`(test_\w+\.py)::(test_\w+)`", text)
+    assert len(named) >= 10
+    for module, test in named:
+        with open(os.path.join(ROOT, "tests", module), encoding="utf-8") as handle:
+            assert f"def {test}(" in handle.read(), f"{module}::{test}"

@@ -112,3 +112,37 @@ def test_library_refuses_to_start_without_output_operations():
     ssc.queue_stream([["a"]]).map(str.upper)
     with pytest.raises(UsageError, match="No output operations registered"):
         ssc.start()
+
+
+def test_a_full_disk_is_retried_then_exit_1_with_no_partial_file(tmp_path):
+    """A 64 KiB tmpfs in a private mount namespace: the first batch fits, the second cannot."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    script = (f'mount -t tmpfs -o size=64k tmpfs {disk} || exit 99; '
+              f'"$0" --queue - --output-retries 2 save-as-text-files {disk}/x; status=$?; '
+              f'ls -a {disk}; wc -c < {disk}/x-1000; exit $status')
+    big = "y" * 1000
+    proc = subprocess.run(["unshare", "--mount", "sh", "-c", script, *installed_dstream()],
+                          input=queue_text([["small"], [big] * 200]), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    assert "No space left on device" in proc.stderr and "after 3 attempts" in proc.stderr
+    assert proc.stderr.count("retrying") == 2
+    assert proc.stdout.split() == [".", "..", "x-1000", "6"]  # the first batch whole, nothing of the second
+
+
+def test_a_batch_whose_output_failed_is_not_marked_done_and_a_restart_redoes_it(tmp_path):
+    log, flag, checkpoint = tmp_path / "log", tmp_path / "fail-batch-2", tmp_path / "ck"
+    flag.touch()
+    command = [*installed_dstream(), "--queue", "-", "--checkpoint", str(checkpoint), "--output-retries", "1",
+               "foreach-batch",
+               f'if [ "$DSTREAM_BATCH_TIME" = 2000 ] && [ -e {flag} ]; then exit 4; fi; '
+               f'sed "s/^/$DSTREAM_BATCH_TIME /" >> {log}']
+    batches = queue_text([["a"], ["b"], ["c"]])
+    first = subprocess.run(command, input=batches, capture_output=True, text=True, timeout=60)
+    assert first.returncode == 1 and "exited 4 for batch 2000" in first.stderr
+    assert "retrying" in first.stderr and "after 2 attempts" in first.stderr
+    assert sorted(os.listdir(checkpoint)) == ["checkpoint-1000.json"]
+    flag.unlink()
+    second = subprocess.run(command, input=batches, capture_output=True, text=True, timeout=60)
+    assert second.returncode == 0, second.stderr
+    assert log.read_text() == "1000 a\n2000 b\n3000 c\n"

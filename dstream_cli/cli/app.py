@@ -51,6 +51,10 @@ def _start_time(value: str) -> int:
               help="Queue mode: the stream's zero time; batch i is at (i+1) * --batch after it.")
 @click.option("--checkpoint", type=click.Path(file_okay=False), metavar="DIR",
               help="Save state, windows and progress after every batch; resume from it on start.")
+@click.option("--wal", is_flag=True,
+              help="With --checkpoint: log what stdin, sockets and receivers deliver before processing it, "
+                   "so a crash loses none of it.")
+@click.option("--ack", is_flag=True, help="With --listen and --wal: write 'ack N' back once N lines are logged.")
 @click.option("--stop-file", type=click.Path(dir_okay=False), metavar="PATH", help="Stop gracefully when PATH appears.")
 @click.option("--max-rate", type=click.FloatRange(min=0, min_open=True), metavar="N",
               help="At most N records per second per input.")

@@ -39,7 +39,7 @@ def _input_factory(context: StreamingContext, name: str, kind: str, target, opti
         if kind == "tcp":
             return context.socket_text_stream(*target, name=name, fmt=fmt)
         if kind == "listen":
-            return context.listen_text_stream(*target, name=name, fmt=fmt,
+            return context.listen_text_stream(*target, name=name, fmt=fmt, ack=options["ack"],
                                               max_connections=options["max_connections"])
         if kind == "dir":
             return context.text_file_stream(target, name=name, fmt=fmt, pattern=options.get("glob_"),
@@ -63,9 +63,11 @@ def run(specs: list[StageSpec], options: dict) -> ExitStatus:
         raise UsageError("--engine spark is not available in this version yet; use --engine local (the default)")
     if options["dead_letter"] and options["on_error"] != "skip":
         raise UsageError("--dead-letter needs --on-error skip")
+    if options["ack"] and not options["wal"]:
+        raise UsageError("--ack needs --wal: lines are acknowledged once they are in the write-ahead log")
     context = StreamingContext(
         f"{options['batch']}ms", checkpoint=options["checkpoint"], on_error=options["on_error"],
-        dead_letter=options["dead_letter"], max_line_bytes=options["max_line_bytes"],
+        dead_letter=options["dead_letter"], max_line_bytes=options["max_line_bytes"], wal=options["wal"],
     )
     main_name, main_kind, main_target = _main_input(options)
     factories = {main_name: _input_factory(context, main_name, main_kind, main_target, options)}

@@ -84,20 +84,22 @@ class ReceiverSupervisor:
         except Exception as exc:  # noqa: BLE001 - a user receiver may fail in any way
             self.restart(f"could not start: {exc}", exc)
 
-    def push(self, records: list, bad: Iterable[BadRaw] = (), position=None) -> None:
+    def push(self, records: list, bad: Iterable[BadRaw] = (), position=None, sync: bool = False) -> None:
+        """Store records as the rate allows; *sync*: return only once they are durable in the write-ahead log."""
         bad = list(bad)
         while records and not self.stopped.is_set():
             granted = self.rate.acquire(len(records), self.stopped)
             part, records = (records, []) if granted >= len(records) else (records[:granted], records[granted:])
-            self.buffer.store(self.now_ms(), part, None, position if not records else None)
+            last = not records and not bad
+            self.buffer.store(self.now_ms(), part, None, position if not records else None, sync and last)
             self.received += len(part)
         if records:  # stopped while held back: what was read is still kept, never dropped
-            self.buffer.store(self.now_ms(), records, None, position)
+            self.buffer.store(self.now_ms(), records, None, position, sync and not bad)
             self.received += len(records)
         elif position is not None and not self.buffer:
             self.buffer.store(self.now_ms(), [], None, position)
         if bad:
-            self.buffer.store(self.now_ms(), [], bad)
+            self.buffer.store(self.now_ms(), [], bad, None, sync)
         self._backoff_s = 0.1
 
     def restart(self, message: str, error: BaseException | None = None) -> None:

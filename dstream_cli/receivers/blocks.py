@@ -24,22 +24,49 @@ class Block(NamedTuple):
 
 
 class BlockBuffer:
-    def __init__(self) -> None:
+    """With a write-ahead *log*, each block is logged before it is stored, and its log seq is its position."""
+
+    def __init__(self, log=None) -> None:
         self._blocks: collections.deque = collections.deque()
         self._lock = threading.Lock()
         self._count = 0
+        self._cut_until = -1
         self.position = None
+        self.log = log
 
-    def store(self, arrival_ms: int, records: list, bad: list | None = None, position=None) -> None:
+    def store(self, arrival_ms: int, records: list, bad: list | None = None, position=None,
+              sync: bool = False) -> None:
+        """Add a block; *sync* makes it durable in the log before returning (for acknowledgements)."""
+        bad = bad or []
         with self._lock:
-            self._blocks.append((arrival_ms, records, bad or [], position))
+            # never stamp a block into a batch that was already cut: a recomputed batch must see the same blocks
+            arrival_ms = max(arrival_ms, self._cut_until + 1)
+            if self.log is not None:
+                position = self.log.append(arrival_ms, records, bad)
+                if sync:
+                    self.log.sync()
+            self._blocks.append((arrival_ms, records, bad, position))
             self._count += len(records)
 
+    def put_back(self, blocks) -> int | None:
+        """Blocks recovered from the log, with their arrival times; return the latest arrival."""
+        latest = None
+        with self._lock:
+            for block in blocks:
+                self._blocks.append((block.arrival_ms, block.records, [BadRaw(*b) for b in block.bad], block.seq))
+                self._count += len(block.records)
+                latest = block.arrival_ms
+        return latest
+
     def cut(self, until_ms: int | None) -> Block:
-        """Everything stored up to *until_ms* (everything, if None), oldest first."""
+        """Everything stored up to *until_ms* (everything, if None), oldest first; logged to disk first."""
         records: list = []
         bad: list = []
         with self._lock:
+            if self.log is not None:
+                self.log.sync()
+            if until_ms is not None:
+                self._cut_until = max(self._cut_until, until_ms)
             while self._blocks and (until_ms is None or self._blocks[0][0] <= until_ms):
                 _, block_records, block_bad, position = self._blocks.popleft()
                 records.extend(block_records)

@@ -12,16 +12,27 @@ RECV_BYTES = 1 << 16
 MAX_BACKOFF_S = 5.0
 
 
-def _read_lines(connection: socket.socket, receiver: Receiver, max_line_bytes: int) -> None:
+def _read_lines(connection: socket.socket, receiver: Receiver, max_line_bytes: int, ack: bool = False) -> None:
     """Store the lines of one connection, in order, until it closes or the receiver stops.
 
     Lines already received are stored before the connection is given up, never dropped; the
     last one even without its newline. Under a rate limit, ``push`` blocks, this loop stops
-    calling ``recv``, and TCP flow control slows the producer.
+    calling ``recv``, and TCP flow control slows the producer. With *ack*, each time lines are
+    durable in the write-ahead log, ``ack N`` goes back: the first N lines of this connection
+    (bad ones included, they reach the dead letter) need never be sent again.
     """
     splitter = LineSplitter(max_line_bytes)
     supervisor = receiver._require_supervisor()
     connection.settimeout(0.2)
+    taken = 0
+
+    def store(lines: list, bad: list) -> None:
+        nonlocal taken
+        supervisor.push(lines, bad, sync=ack)
+        taken += len(lines) + len(bad)
+        if ack:
+            _send_all(connection, f"ack {taken}\n".encode(), receiver)
+
     while not receiver.is_stopped():
         try:
             data = connection.recv(RECV_BYTES)
@@ -33,10 +44,21 @@ def _read_lines(connection: socket.socket, receiver: Receiver, max_line_bytes: i
             break
         lines, bad = splitter.feed(data)
         if lines or bad:
-            supervisor.push(lines, bad)
+            store(lines, bad)
     lines, bad = splitter.finish()
     if lines or bad:
-        supervisor.push(lines, bad)
+        store(lines, bad)
+
+
+def _send_all(connection: socket.socket, data: bytes, receiver: Receiver) -> None:
+    """Send an acknowledgement; a producer that has gone away simply misses it."""
+    while data and not receiver.is_stopped():
+        try:
+            data = data[connection.send(data):]
+        except TimeoutError:
+            continue
+        except OSError:
+            return
 
 
 class SocketReceiver(Receiver):
@@ -86,12 +108,14 @@ class ListenReceiver(Receiver):
     """Accepts producers on HOST:PORT, each connection read on its own thread, its lines kept in order.
 
     At most *max_connections* at once: beyond that new producers wait in the kernel's backlog.
+    With *ack* (and a write-ahead log), each connection is told ``ack N`` as its lines become durable.
     """
 
     def __init__(self, host: str, port: int, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
-                 max_connections: int = 64) -> None:
+                 max_connections: int = 64, ack: bool = False) -> None:
         self.host, self.port = host, port
         self.max_line_bytes = max_line_bytes
+        self.ack = ack
         self.slots = threading.BoundedSemaphore(max_connections)
         self.server: socket.socket | None = None
 
@@ -124,6 +148,6 @@ class ListenReceiver(Receiver):
     def _serve(self, connection: socket.socket) -> None:
         try:
             with connection:
-                _read_lines(connection, self, self.max_line_bytes)
+                _read_lines(connection, self, self.max_line_bytes, self.ack)
         finally:
             self.slots.release()

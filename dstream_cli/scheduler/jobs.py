@@ -75,8 +75,6 @@ class JobScheduler:
         if document is not None:
             context.checkpoints.restore(graph, document)
             t = document["time"] + batch
-            if not simulated:
-                t = max(t, self.clock.next_aligned(batch))
         context.warn_state_without_checkpoint()
         if self.options.backpressure:
             self.estimator = PIDRateEstimator(batch)
@@ -84,14 +82,19 @@ class JobScheduler:
             from ..progress import ProgressView
 
             self.listeners.append(ProgressView(context.stderr(), batch))
-        for stream in self.inputs:
-            stream.start()
-        deadline = None if self.options.run_for_ms is None else time.monotonic() + self.options.run_for_ms / 1000
         try:
+            if not simulated:
+                t = self._recover(t)
+                t = max(t, self.clock.next_aligned(batch))
+            for stream in self.inputs:
+                stream.start()
+            deadline = None if self.options.run_for_ms is None else time.monotonic() + self.options.run_for_ms / 1000
             self._loop(t, simulated, deadline)
         finally:
             for stream in self.inputs:
                 stream.stop()
+            for stream in self.inputs:
+                stream.close()
             for listener in self.listeners:
                 listener.close()
             if self.metrics:
@@ -100,6 +103,21 @@ class JobScheduler:
         if self.options.stop_file and os.path.exists(self.options.stop_file):
             os.unlink(self.options.stop_file)
         return ExitStatus.OK
+
+    def _recover(self, t: int) -> int:
+        """Recompute, before any new input is read, the batches whose blocks the write-ahead log holds
+        beyond the checkpoint (Spark regenerates the batches of the down time the same way); return the
+        next batch time."""
+        arrivals = [a for a in (stream.recover() for stream in self.inputs) if a is not None]
+        if not arrivals:
+            return t
+        batch = self.context.batch_ms
+        last = -(-max(arrivals) // batch) * batch  # the batch the newest logged block belongs to
+        while True:
+            self.run_batch(t)
+            if t >= last:
+                return t + batch
+            t += batch
 
     def _should_stop(self, deadline) -> bool:
         if self.options.stop_file and os.path.exists(self.options.stop_file):
@@ -155,6 +173,8 @@ class JobScheduler:
                 self._run_output(job, output)
         if context.checkpoints:
             context.checkpoints.write(self.graph, t, context.batch_ms, context.zero_ms)
+            for stream in self.inputs:
+                stream.checkpoint_written()
         self.graph.forget(t)
         processing_ms = int((time.monotonic() - began) * 1000)
         scheduling_ms = 0 if self.clock.simulated else max(started - t, 0)
@@ -177,7 +197,7 @@ class JobScheduler:
         return info
 
     def _run_output(self, job, output) -> None:
-        attempts = 1 + (self.options.output_retries if output.idempotent else 0)
+        attempts = 1 + (self.options.output_retries if output.retryable else 0)
         delay = 0.1
         for attempt in range(1, attempts + 1):
             try:
