@@ -20,7 +20,7 @@ from .errors import ExitStatus, UsageError
 from .graph import DStreamGraph
 from .inputs import QueueInputDStream, ReceiverInputDStream, queue_file_batches
 from .receivers.base import Receiver, ReceiverSupervisor
-from .receivers.blocks import Block
+from .receivers.blocks import DEFAULT_MAX_BACKLOG, Block
 from .receivers.lines import DEFAULT_MAX_LINE_BYTES
 from .record_errors import RecordErrors
 from .scheduler.jobs import JobScheduler, RunOptions
@@ -36,12 +36,14 @@ class StreamingContext:
 
     def __init__(self, batch_interval=1, *, checkpoint: str | None = None, on_error: str = "fail",
                  dead_letter: str | None = None, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
-                 wal: bool = False, stdout=None, stderr=None) -> None:
+                 wal: bool = False, max_backlog: int | None = DEFAULT_MAX_BACKLOG, stdout=None,
+                 stderr=None) -> None:
         self.batch_ms = parse_duration(batch_interval)
         self.zero_ms = 0
         self.graph = DStreamGraph()
         self.record_errors = RecordErrors(on_error, dead_letter)
         self.max_line_bytes = max_line_bytes
+        self.max_backlog = max_backlog
         self._stdout, self._stderr = stdout, stderr
         self.checkpoint_dir = checkpoint
         self.checkpoints = None

@@ -159,7 +159,7 @@ class ReceiverInputDStream(InputDStream):
         self.receiver = receiver
         self.replayable = hasattr(receiver, "seek")
         self.log = None if self.replayable else context.write_ahead_log(name)
-        self.buffer = BlockBuffer(self.log)
+        self.buffer = BlockBuffer(self.log, context.max_backlog)
         self.supervisor: ReceiverSupervisor | None = None
         self._seek_to = None
 

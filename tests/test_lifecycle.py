@@ -108,6 +108,25 @@ def test_max_rate_holds_back_the_reader_so_the_producer_is_slowed_and_memory_sta
                             "backlog", "skipped"} for row in rows)
 
 
+def test_max_backlog_holds_back_a_reader_faster_than_processing_so_memory_stays_bounded(tmp_path):
+    """No rate limit, a reader far faster than the batches drain it: the buffer stops at --max-backlog
+    (plus the chunk being read) and the rest waits in the pipe."""
+    metrics = tmp_path / "m.jsonl"
+    producer = subprocess.Popen([sys.executable, "-c", "import sys\nfor i in range(400_000): print('x' * 99)"],
+                                stdout=subprocess.PIPE)
+    proc = subprocess.Popen([*installed_dstream(), "--import", "time", "--batch", "200ms", "--max-backlog", "20000",
+                             "--metrics", str(metrics), "transform", "time.sleep(0.05) or batch", "count", "emit"],
+                            stdin=producer.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    producer.stdout.close()
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert sum(int(n) for n in out.split()) == 400_000  # held back, never dropped
+    rows = read_metrics(metrics)
+    lines_per_chunk = (1 << 20) // 100 + 1
+    assert max(row["records_in"] for row in rows) <= 20_000 + lines_per_chunk
+    assert max(row["backlog"] for row in rows) <= 20_000 + lines_per_chunk
+
+
 def run_slow_stage(tmp_path, name, extra):
     """A stage costing ~1 ms a record (≈ 1,000 records/s sustainable) under a producer 10x faster."""
     metrics = tmp_path / f"{name}.jsonl"

@@ -6,6 +6,8 @@ import sys
 import click
 
 from ..formats import INPUT_FORMATS
+from ..receivers.blocks import DEFAULT_MAX_BACKLOG
+from ..receivers.lines import DEFAULT_MAX_LINE_BYTES
 from .params import Duration, HostPort, InputURI
 from .stages import STAGES
 
@@ -69,8 +71,10 @@ def _start_time(value: str) -> int:
               help="What a bad record does: stop with exit 1, or be counted and skipped.")
 @click.option("--dead-letter", type=click.Path(dir_okay=False), metavar="FILE",
               help="With --on-error skip: append each skipped record here as JSON.")
-@click.option("--max-line-bytes", type=click.IntRange(min=1), default=1 << 20, show_default=True,
+@click.option("--max-line-bytes", type=click.IntRange(min=1), default=DEFAULT_MAX_LINE_BYTES, show_default=True,
               help="A longer input line is a bad record.")
+@click.option("--max-backlog", type=click.IntRange(min=1), default=DEFAULT_MAX_BACKLOG, show_default=True, metavar="N",
+              help="Records an input may hold waiting for a batch; beyond that it stops reading.")
 @click.option("--output-retries", type=click.IntRange(min=0), default=3, show_default=True,
               help="Retries, with backoff, of a file or command output that fails.")
 @click.option("--import", "imports", multiple=True, metavar="MODULE", help="Make MODULE available to expressions.")

@@ -68,6 +68,7 @@ def run(specs: list[StageSpec], options: dict) -> ExitStatus:
     context = StreamingContext(
         f"{options['batch']}ms", checkpoint=options["checkpoint"], on_error=options["on_error"],
         dead_letter=options["dead_letter"], max_line_bytes=options["max_line_bytes"], wal=options["wal"],
+        max_backlog=options["max_backlog"],
     )
     main_name, main_kind, main_target = _main_input(options)
     factories = {main_name: _input_factory(context, main_name, main_kind, main_target, options)}

@@ -88,6 +88,7 @@ class ReceiverSupervisor:
         """Store records as the rate allows; *sync*: return only once they are durable in the write-ahead log."""
         bad = list(bad)
         while records and not self.stopped.is_set():
+            self.buffer.wait_for_room(self.stopped)
             granted = self.rate.acquire(len(records), self.stopped)
             part, records = (records, []) if granted >= len(records) else (records[:granted], records[granted:])
             last = not records and not bad

@@ -9,6 +9,9 @@ import collections
 import threading
 from typing import NamedTuple
 
+#: records one input may hold waiting for a batch before its receiver stops reading
+DEFAULT_MAX_BACKLOG = 4_000_000
+
 
 class BadRaw(NamedTuple):
     """Input that never became a record: the raw text or bytes and why."""
@@ -26,9 +29,11 @@ class Block(NamedTuple):
 class BlockBuffer:
     """With a write-ahead *log*, each block is logged before it is stored, and its log seq is its position."""
 
-    def __init__(self, log=None) -> None:
+    def __init__(self, log=None, max_records: int | None = None) -> None:
         self._blocks: collections.deque = collections.deque()
         self._lock = threading.Lock()
+        self._room = threading.Condition(self._lock)
+        self.max_records = max_records
         self._count = 0
         self._cut_until = -1
         self.position = None
@@ -47,6 +52,15 @@ class BlockBuffer:
                     self.log.sync()
             self._blocks.append((arrival_ms, records, bad, position))
             self._count += len(records)
+
+    def wait_for_room(self, stopped: threading.Event) -> None:
+        """Hold a receiver back while *max_records* are waiting for a batch, so that it stops reading and
+        the producer is slowed by flow control instead of growing this buffer without bound."""
+        if self.max_records is None:
+            return
+        with self._room:
+            while self._count >= self.max_records and not stopped.is_set():
+                self._room.wait(0.2)
 
     def put_back(self, blocks) -> int | None:
         """Blocks recovered from the log, with their arrival times; return the latest arrival."""
@@ -74,6 +88,7 @@ class BlockBuffer:
                 if position is not None:
                     self.position = position
             self._count -= len(records)
+            self._room.notify_all()
             return Block(records, bad, self.position)
 
     def backlog(self) -> int:
