@@ -86,29 +86,30 @@ class StreamingContext:
     # --- inputs ------------------------------------------------------------------------------
     def queue_stream(self, batches: Iterable[list], name: str = "queue"):
         """Spark's ``queueStream``: each list is one batch, in order; then empty batches."""
-        return QueueInputDStream(self, name, (Block(list(b), [], None) for b in batches), fmt=None)
+        return QueueInputDStream(self, name, (Block(list(b), [], None) for b in batches), fmt=None).formatted()
 
     def queue_file_stream(self, stream, name: str = "queue", fmt: str = "text"):
         """Batches from a text stream in the ``--queue`` file layout (an empty line ends a batch)."""
-        return QueueInputDStream(self, name, queue_file_batches(stream, self.max_line_bytes), fmt)
+        return QueueInputDStream(self, name, queue_file_batches(stream, self.max_line_bytes), fmt).formatted()
 
     def text_stream(self, stream, name: str = "stdin", fmt: str = "text"):
         """Lines of an open file or pipe (``sys.stdin``), read as they arrive, one record per line."""
         from .receivers.stream import LineStreamReceiver
 
-        return ReceiverInputDStream(self, name, LineStreamReceiver(stream, self.max_line_bytes), fmt)
+        return ReceiverInputDStream(self, name, LineStreamReceiver(stream, self.max_line_bytes), fmt).formatted()
 
     def text_file_stream_once(self, path: str, name: str | None = None, fmt: str = "text"):
         """Lines of one file (``file:PATH``), replayable: a checkpoint records how far it was read."""
         from .receivers.stream import FileReceiver
 
-        return ReceiverInputDStream(self, name or path, FileReceiver(path, self.max_line_bytes), fmt)
+        return ReceiverInputDStream(self, name or path, FileReceiver(path, self.max_line_bytes), fmt).formatted()
 
     def socket_text_stream(self, host: str, port: int, name: str = "socket", fmt: str = "text"):
         """Lines from a TCP server (Spark's ``socketTextStream``), reconnecting when it goes away."""
         from .receivers.socket import SocketReceiver
 
-        return ReceiverInputDStream(self, name, SocketReceiver(host, port, self.max_line_bytes, self.stderr()), fmt)
+        receiver = SocketReceiver(host, port, self.max_line_bytes, self.stderr())
+        return ReceiverInputDStream(self, name, receiver, fmt).formatted()
 
     def listen_text_stream(self, host: str, port: int, name: str = "listen", fmt: str = "text",
                            max_connections: int = 64, ack: bool = False):
@@ -118,7 +119,7 @@ class StreamingContext:
         if ack and not self.wal:
             raise UsageError("--ack needs --wal: lines are acknowledged once they are in the write-ahead log")
         receiver = ListenReceiver(host, port, self.max_line_bytes, max_connections, ack)
-        return ReceiverInputDStream(self, name, receiver, fmt)
+        return ReceiverInputDStream(self, name, receiver, fmt).formatted()
 
     def text_file_stream(self, directory: str, name: str | None = None, fmt: str = "text",
                          pattern: str | None = None, new_files_only: bool = True):
@@ -126,11 +127,11 @@ class StreamingContext:
         from .receivers.watch import DirectoryReceiver
 
         receiver = DirectoryReceiver(directory, pattern, new_files_only, self.batch_ms, self.max_line_bytes)
-        return ReceiverInputDStream(self, name or directory, receiver, fmt)
+        return ReceiverInputDStream(self, name or directory, receiver, fmt).formatted()
 
     def receiver_stream(self, receiver: Receiver, name: str | None = None, fmt: str | None = None):
         """Records stored by a custom Receiver (Spark's ``receiverStream``)."""
-        return ReceiverInputDStream(self, name or type(receiver).__name__, receiver, fmt)
+        return ReceiverInputDStream(self, name or type(receiver).__name__, receiver, fmt).formatted()
 
     def write_ahead_log(self, input_name: str):
         """The log of a non-replayable input under ``wal=True``; None without it."""

@@ -10,10 +10,6 @@ INPUT_FORMATS = ("text", "json", "csv", "tsv")
 OUTPUT_FORMATS = ("tsv", "json", "csv", "repr", "text")
 
 
-def _parse_json(line: str):
-    return orjson.loads(line)
-
-
 def _parse_csv(line: str) -> list[str]:
     import csv
 
@@ -27,7 +23,7 @@ def _parse_tsv(line: str) -> list[str]:
 
 def line_parser(fmt: str) -> Callable[[str], object] | None:
     """The function that turns one line into a record, or None for ``text`` (the line itself)."""
-    return {"text": None, "json": _parse_json, "csv": _parse_csv, "tsv": _parse_tsv}[fmt]
+    return {"text": None, "json": orjson.loads, "csv": _parse_csv, "tsv": _parse_tsv}[fmt]
 
 
 def _json_default(value):

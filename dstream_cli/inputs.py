@@ -9,7 +9,6 @@ from typing import Iterable, Iterator
 
 from .dstream import DStream
 from .errors import BadRecord
-from .formats import line_parser
 from .receivers.base import Receiver, ReceiverSupervisor
 from .receivers.blocks import BadRaw, Block, BlockBuffer
 from .receivers.lines import LineSplitter, read_chunk
@@ -23,7 +22,6 @@ class InputDStream(DStream):
         self.name = name
         self.label = f"input {name}" + (f" (--format {fmt})" if fmt not in (None, "text") else "")
         self.fmt = fmt
-        self.parse_line = line_parser(fmt) if fmt else None
         self.allocated: dict[int, Block] = {}
         self.records_in = 0
         context.graph.add_input(self)
@@ -43,22 +41,20 @@ class InputDStream(DStream):
         block = self.allocated.pop(t, None)
         if block is None:
             return []
-        reject = self.context.record_errors.rejecter(t, self.name)
-        for bad in block.bad:
-            reject(self.label, bad.raw, BadRecord(bad.reason))
-        if self.parse_line is None:
-            return block.records
-        parse = self.parse_line
-        try:
-            return list(map(parse, block.records))
-        except Exception:  # noqa: BLE001 - find and report the records that do not parse
-            out = []
-            for line in block.records:
-                try:
-                    out.append(parse(line))
-                except Exception as exc:  # noqa: BLE001
-                    reject(self.label, line, BadRecord(f"not valid {self.fmt}: {exc}"))
-            return out
+        if block.bad:
+            reject = self.context.record_errors.rejecter(t, self.name)
+            for bad in block.bad:
+                reject(self.label, bad.raw, BadRecord(bad.reason))
+        return block.records
+
+    def formatted(self) -> DStream:
+        """The stream a user builds on: this input, or its lines parsed by ``--format``, fused with what follows."""
+        if self.fmt in (None, "text"):
+            return self
+        from .ops.batch import parse_step
+        from .ops.transformed import TransformedDStream
+
+        return TransformedDStream.chain(self, parse_step(self.fmt, self.label))
 
     # --- lifecycle, overridden by inputs that have one ---
     def start(self) -> None:

@@ -12,9 +12,18 @@ import operator
 from collections import Counter
 from typing import Callable, NamedTuple
 
+from ..errors import BadRecord
 from ..formats import line_parser
 
 Reject = Callable[[str, object, BaseException], None]
+
+
+class Fold(NamedTuple):
+    """A reduction fed slice by slice: ``add(acc, part)`` updates ``acc = start()``, ``finish(acc)`` is the batch."""
+
+    start: Callable[[], object]
+    add: Callable[[object, list], None]
+    finish: Callable[[object], list]
 
 
 class Step(NamedTuple):
@@ -23,10 +32,15 @@ class Step(NamedTuple):
     slow: Callable[[list, int, Reject], list]
     #: for the fast paths: ("pair", c) marks ``map '(x, c)'``; ("sum",) marks ``reduce-by-key sum``
     shape: tuple = ()
+    #: record by record, so running it on slices of a batch and joining the results changes nothing
+    sliceable: bool = False
+    #: a reduction that can take its batch in slices
+    fold: Fold | None = None
 
 
 def _source_shape(f) -> tuple:
-    """Recognise the expressions that have C-speed equivalents: ``x.split()`` and ``(x, <int>)``."""
+    """Recognise the expressions that have C-speed equivalents: ``x.split()``, ``(x, <int>)``, and
+    ``x[<constant>]`` or a tuple of them (``operator.itemgetter``)."""
     import ast
 
     source = getattr(f, "__dstream_source__", None)
@@ -42,7 +56,22 @@ def _source_shape(f) -> tuple:
             and tree.elts[0].id == "x" and isinstance(tree.elts[1], ast.Constant)
             and type(tree.elts[1].value) is int):
         return ("pair", tree.elts[1].value)
+    items = tree.elts if isinstance(tree, ast.Tuple) and len(tree.elts) >= 2 else [tree]
+    keys = [_constant_subscript_of_x(item, ast) for item in items]
+    if all(key is not _NOT_CONSTANT for key in keys):
+        return ("items", operator.itemgetter(*keys))
     return ()
+
+
+_NOT_CONSTANT = object()
+
+
+def _constant_subscript_of_x(node, ast):
+    """K for ``x[K]`` with a literal str or int K; otherwise _NOT_CONSTANT."""
+    if (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == "x"
+            and isinstance(node.slice, ast.Constant) and type(node.slice.value) in (str, int)):
+        return node.slice.value
+    return _NOT_CONSTANT
 
 
 def per_record_step(label: str, fast: Callable[[list], list], one: Callable[[object, list], None]) -> Step:
@@ -57,7 +86,7 @@ def per_record_step(label: str, fast: Callable[[list], list], one: Callable[[obj
                 reject(label, record, exc)
         return out
 
-    return Step(label, lambda batch, t: fast(batch), slow)
+    return Step(label, lambda batch, t: fast(batch), slow, sliceable=True)
 
 
 def whole_batch_step(label: str, fast: Callable[[list, int], list]) -> Step:
@@ -74,8 +103,11 @@ def whole_batch_step(label: str, fast: Callable[[list, int], list]) -> Step:
 
 
 def map_step(f, label):
-    step = per_record_step(label, lambda b: list(map(f, b)), lambda x, out: out.append(f(x)))
-    return step._replace(shape=_source_shape(f))
+    shape = _source_shape(f)
+    # itemgetter does in C what the expression does; on a missing key the slow path names the record
+    compiled = shape[1] if shape[:1] == ("items",) else f
+    step = per_record_step(label, lambda b: list(map(compiled, b)), lambda x, out: out.append(f(x)))
+    return step._replace(shape=shape)
 
 
 def flat_map_step(f, label):
@@ -84,21 +116,20 @@ def flat_map_step(f, label):
         fast = lambda b: " ".join(b).split()  # noqa: E731 - raises on a non-str, then the slow path names it
     else:
         fast = lambda b: list(itertools.chain.from_iterable(map(f, b)))  # noqa: E731
-    return per_record_step(label, fast, lambda x, out: out.extend(f(x)))
+    return per_record_step(label, fast, lambda x, out: out.extend(f(x)))._replace(shape=_source_shape(f))
 
 
 def count_pairs_step(pair: Step, reduce: Step) -> Step:
     """``map '(x, c)'`` then ``reduce-by-key sum`` as one C-level Counter; the two steps' slow paths on error."""
     constant = pair.shape[1]
 
-    def fast(batch, t):
-        counts = Counter(batch)
+    def finish(counts: Counter) -> list:
         return list(counts.items()) if constant == 1 else [(k, n * constant) for k, n in counts.items()]
 
     def slow(batch, t, reject):
         return reduce.slow(pair.slow(batch, t, reject), t, reject)
 
-    return Step(reduce.label, fast, slow)
+    return Step(reduce.label, lambda batch, t: finish(Counter(batch)), slow, fold=Fold(Counter, Counter.update, finish))
 
 
 def filter_step(f, label):
@@ -124,7 +155,14 @@ def key_by_step(f, label):
 
 def parse_step(fmt, label):
     parse = line_parser(fmt) or str
-    return per_record_step(label, lambda b: list(map(parse, b)), lambda x, out: out.append(parse(x)))
+
+    def one(line, out):
+        try:
+            out.append(parse(line))
+        except Exception as exc:  # noqa: BLE001 - csv, orjson and int() fail in their own ways
+            raise BadRecord(f"not valid {fmt}: {exc}") from exc
+
+    return per_record_step(label, lambda b: list(map(parse, b)), one)
 
 
 def identity_step(label):
@@ -137,11 +175,12 @@ def _check_pair(record):
 
 
 def reduce_by_key_step(f, label):
-    def fast(batch):
-        totals: dict = {}
+    def add(totals: dict, batch: list) -> None:
         for key, value in batch:
             totals[key] = f(totals[key], value) if key in totals else value
-        return list(totals.items())
+
+    if f is operator.add:
+        add = _add_sums
 
     def slow(batch, t, reject):
         totals: dict = {}
@@ -153,21 +192,26 @@ def reduce_by_key_step(f, label):
                 reject(label, record, exc)
         return list(totals.items())
 
-    if f is operator.add:
-        fast = _sum_by_key
-    return Step(label, lambda batch, t: fast(batch), slow, ("sum",) if f is operator.add else ())
+    def fast(batch, t):
+        totals: dict = {}
+        add(totals, batch)
+        return list(totals.items())
+
+    return Step(label, fast, slow, ("sum",) if f is operator.add else (), fold=Fold(dict, add, _items))
 
 
 _MISSING = object()
 
 
-def _sum_by_key(batch):
-    totals: dict = {}
+def _add_sums(totals: dict, batch: list) -> None:
     get = totals.get
     for key, value in batch:
         previous = get(key, _MISSING)
         totals[key] = value if previous is _MISSING else previous + value
-    return list(totals.items())
+
+
+def _items(mapping: dict) -> list:
+    return list(mapping.items())
 
 
 def reduce_step(f, label):
@@ -205,7 +249,7 @@ def count_by_value_step(label):
                 reject(label, record, exc)
         return list(counts.items())
 
-    return Step(label, lambda batch, t: list(Counter(batch).items()), slow)
+    return Step(label, lambda batch, t: list(Counter(batch).items()), slow, fold=Fold(Counter, Counter.update, _items))
 
 
 def group_by_key_step(label):

@@ -7,6 +7,9 @@ from ..dstream import DStream
 from ..errors import UsageError
 from .batch import Step, count_pairs_step
 
+#: records taken through the fused steps at a time when a batch is larger
+SLICE_RECORDS = 4096
+
 
 class TransformedDStream(DStream):
     """Consecutive stateless steps over one parent, run as one batch function (PySpark folds them too)."""
@@ -30,8 +33,43 @@ class TransformedDStream(DStream):
         batch = self.dependencies[0].get_or_compute(t)
         if batch is None:
             return None
+        if len(batch) > SLICE_RECORDS and self.steps[0].sliceable:
+            try:
+                return self._run_in_slices(batch, t)
+            except Exception:  # noqa: BLE001 - redo the batch step by step, where bad records are named
+                pass
+        return self._run_steps(self.steps, batch, t)
+
+    def _run_in_slices(self, batch: list, t: int) -> list:
+        """The record-by-record steps over one slice at a time, fed to the reduction after them if it can
+        fold, so a big batch's intermediate lists (parsed events, split words) never exist all at once."""
+        steps = self.steps
+        count = next((i for i, step in enumerate(steps) if not step.sliceable), len(steps))
+        head, fold = steps[:count], steps[count].fold if count < len(steps) else None
+
+        def through_head(part: list) -> list:
+            for step in head:
+                part = step.fast(part, t)
+            return part
+
+        slices = (batch[start:start + SLICE_RECORDS] for start in range(0, len(batch), SLICE_RECORDS))
+        if fold is None:
+            out: list = []
+            for part in slices:
+                out += through_head(part)
+            rest = steps[count:]
+        else:
+            accumulated = fold.start()
+            for part in slices:
+                fold.add(accumulated, through_head(part))
+            out, rest = fold.finish(accumulated), steps[count + 1:]
+        for step in rest:
+            out = step.fast(out, t)
+        return out
+
+    def _run_steps(self, steps: list[Step], batch: list, t: int) -> list:
         reject = None
-        for step in self.steps:
+        for step in steps:
             try:
                 batch = step.fast(batch, t)
             except Exception:  # noqa: BLE001 - redo record by record to name or skip the bad ones
