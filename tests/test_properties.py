@@ -115,3 +115,87 @@ def test_fast_word_count_names_a_bad_record_like_the_plain_path():
     with pytest.raises(StageFailed, match="record 3"):
         ssc.run()
 
+
+
+# --- window and state stages against list-of-batches definitions ---------------------------------
+def words_of(batch):
+    return [w for line in batch for w in line.split()]
+
+
+def window_reference(per_batch, i, length, slide):
+    """Spark's window at batch i (1-based, zero time 0): the batches in (i - length, i], when i is on the slide."""
+    if i % slide:
+        return None
+    return [x for b in per_batch[max(0, i - length): i] for x in b]
+
+
+def state_reference(per_batch, update):
+    """updateStateByKey by definition: every key with new values or state, updated once per batch."""
+    state, out = {}, []
+    for batch in per_batch:
+        values: dict = {}
+        for key, value in batch:
+            values.setdefault(key, []).append(value)
+        for key in list(dict.fromkeys([*state, *values])):
+            new = update(values.get(key, []), state.get(key))
+            if new is None:
+                state.pop(key, None)
+            else:
+                state[key] = new
+        out.append(dict(state))
+    return out
+
+
+def expire_at_three(values, total):
+    total = (total or 0) + sum(values)
+    return None if total >= 3 else total
+
+
+@settings(max_examples=120, deadline=None)
+@given(batches, st.sampled_from(["window", "reduce-by-key-and-window", "inverse", "update-state", "expire"]),
+       st.integers(min_value=1, max_value=4), st.integers(min_value=1, max_value=2), st.booleans())
+def test_random_window_and_state_chains_equal_the_definitions(data, kind, slides, slide, then_filter):
+    """A stateless prefix, a window or state stage, maybe a stateless stage after it: batch for batch as defined."""
+    length = slides * slide
+    total = len(data) + length + 1
+    ssc = StreamingContext(1)
+    pairs = ssc.queue_stream(data).flat_map(str.split).map(lambda w: (w, 1))
+    if kind == "window":
+        stream = pairs.window(length, slide)
+    elif kind == "reduce-by-key-and-window":
+        stream = pairs.reduce_by_key_and_window(operator.add, None, length, slide)
+    elif kind == "inverse":
+        stream = pairs.reduce_by_key_and_window(operator.add, operator.sub, length, slide,
+                                                filter_func=lambda kv: kv[1] > 0)
+    elif kind == "update-state":
+        stream = pairs.update_state_by_key(lambda values, state: sum(values) + (state or 0))
+    else:
+        stream = pairs.update_state_by_key(expire_at_three)
+    if then_filter:
+        stream = stream.filter(lambda kv: kv[0] != "a")
+    got = []
+    stream.foreach_batch(lambda t, b: got.append((t // 1000, list(b))))
+    ssc.run(RunOptions(batches=total))
+
+    per_batch = [[(w, 1) for w in words_of(b)] for b in data] + [[]] * (total - len(data))
+    keep = (lambda kv: kv[0] != "a") if then_filter else (lambda kv: True)
+    if kind in ("update-state", "expire"):
+        update = expire_at_three if kind == "expire" else (lambda values, state: sum(values) + (state or 0))
+        expected = [(i + 1, {k: v for k, v in s.items() if keep((k, v))})
+                    for i, s in enumerate(state_reference(per_batch, update))]
+        assert [(i, dict(b)) for i, b in got] == expected
+        return
+    expected = []
+    for i in range(1, total + 1):
+        window = window_reference(per_batch, i, length, slide)
+        if window is None:
+            continue
+        if kind == "window":
+            expected.append((i, [kv for kv in window if keep(kv)]))
+        else:
+            counts = {k: v for k, v in Counter(k for k, _ in window).items() if keep((k, v))}
+            expected.append((i, counts))
+    if kind == "window":
+        assert got == expected
+    else:
+        assert [(i, dict(b)) for i, b in got] == expected
