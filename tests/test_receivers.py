@@ -101,6 +101,53 @@ def test_listen_over_long_line_is_a_bad_record_not_a_crash(tmp_path):
     assert "longer than --max-line-bytes 100" in dead.read_text()
 
 
+def listening_addresses(port: int) -> list[str]:
+    """Where something listens on *port*, from the kernel's own table (/proc/net/tcp, state 0A)."""
+    found = []
+    with open("/proc/net/tcp") as table:
+        for row in list(table)[1:]:
+            local, state = row.split()[1], row.split()[3]
+            address, local_port = local.split(":")
+            if state == "0A" and int(local_port, 16) == port:
+                found.append(".".join(str(b) for b in reversed(bytes.fromhex(address))))
+    return found
+
+
+def test_listen_binds_loopback_by_default_and_serves_at_most_max_connections_at_once(tmp_path):
+    port = free_port()
+    prefix = tmp_path / "out" / "o"
+    proc = subprocess.Popen([*installed_dstream(), "--batch", "100ms", "--listen", str(port), "--max-connections", "1",
+                             "--run-for", "6s", "save-as-text-files", str(prefix)], stderr=subprocess.PIPE, text=True)
+
+    def received() -> list[str]:
+        return [line for path in prefix.parent.glob("o-*") for line in path.read_text().splitlines()] \
+            if prefix.parent.exists() else []
+
+    def wait_for(line: str) -> None:
+        deadline = time.monotonic() + 10
+        while line not in received():
+            assert time.monotonic() < deadline, received()
+            time.sleep(0.02)
+
+    deadline = time.monotonic() + 10
+    while not listening_addresses(port):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert listening_addresses(port) == ["127.0.0.1"]
+    first = socket.create_connection(("127.0.0.1", port))
+    first.sendall(b"from the first\n")
+    wait_for("from the first")
+    second = socket.create_connection(("127.0.0.1", port))  # waits in the kernel's backlog
+    second.sendall(b"from the second\n")
+    time.sleep(0.5)
+    assert "from the second" not in received()
+    first.close()  # a slot frees: the second producer is served, and nothing it sent was lost
+    wait_for("from the second")
+    second.close()
+    proc.terminate()
+    assert proc.wait(timeout=30) == 0, proc.stderr.read()
+
+
 def test_watch_reads_new_files_once_moved_in_or_written_in_place_and_ignores_existing(tmp_path):
     watched = tmp_path / "in"
     watched.mkdir()
