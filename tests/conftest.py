@@ -80,6 +80,15 @@ def installed_dstream() -> list[str]:
     return [path]
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @pytest.fixture
 def local_tz(monkeypatch):
     """Set the process's local time zone (TZ + tzset), as a user's environment would at start."""

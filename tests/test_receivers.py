@@ -5,13 +5,7 @@ import subprocess
 import threading
 import time
 
-from conftest import installed_dstream
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from conftest import free_port, installed_dstream
 
 
 def numbers(text: str) -> list[int]:

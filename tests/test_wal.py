@@ -13,16 +13,10 @@ import time
 
 import orjson
 
-from conftest import installed_dstream, invoke
+from conftest import free_port, installed_dstream, invoke
 from dstream_cli.wal import WriteAheadLog
 
 KEYS = 13
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def record(i: int) -> str:
