@@ -196,7 +196,8 @@ class DStream:
     def count_by_window(self, window_duration, slide_duration) -> "DStream":
         return self.map(batch_ops.one).reduce_by_window(operator.add, operator.sub, window_duration, slide_duration)
 
-    def count_by_value_and_window(self, window_duration, slide_duration, num_partitions: int | None = None) -> "DStream":
+    def count_by_value_and_window(self, window_duration, slide_duration,
+                                  num_partitions: int | None = None) -> "DStream":
         counted = self.map(batch_ops.pair_with_one).reduce_by_key_and_window(
             operator.add, operator.sub, window_duration, slide_duration)
         return counted.filter(batch_ops.value_positive)

@@ -1,5 +1,4 @@
 """Running as a service: stop file, signals, --run-for, rate limits reaching the producer, backpressure, views."""
-import os
 import shutil
 import signal
 import subprocess

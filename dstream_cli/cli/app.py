@@ -1,7 +1,6 @@
 """The chained click group: global options, then stages; the result callback builds and runs the graph."""
 from __future__ import annotations
 
-import sys
 
 import click
 
@@ -65,7 +64,8 @@ def _start_time(value: str) -> int:
               help="With --backpressure: the rate before the first estimate.")
 @click.option("--batches", type=click.IntRange(min=1), metavar="N", help="Stop after N batches.")
 @click.option("--run-for", type=DURATION, metavar="DURATION", help="Stop gracefully after DURATION.")
-@click.option("--progress/--no-progress", default=None, help="Live batch statistics on stderr (default: if a terminal).")
+@click.option("--progress/--no-progress", default=None,
+              help="Live batch statistics on stderr (default: if a terminal).")
 @click.option("--metrics", type=click.Path(dir_okay=False), metavar="FILE", help="One JSON line per batch.")
 @click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
               help="What a bad record does: stop with exit 1, or be counted and skipped.")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 import threading
-import time
 from typing import Iterable
 
 from ..scheduler.rate import RateLimiter

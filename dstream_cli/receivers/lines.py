@@ -6,9 +6,9 @@ as it arrives, so a reader never holds more than the limit of one line in memory
 """
 from __future__ import annotations
 
-from .blocks import BadRaw
-
 import os
+
+from .blocks import BadRaw
 
 DEFAULT_MAX_LINE_BYTES = 1 << 20
 CHUNK_BYTES = 1 << 20
@@ -90,7 +90,8 @@ class LineSplitter:
         return lines, bad
 
     def _too_long(self, head: bytes, length: int) -> BadRaw:
-        return BadRaw(head[:_KEEP_OF_LONG_LINE], f"line of {length} bytes is longer than --max-line-bytes {self.max_line_bytes}")
+        reason = f"line of {length} bytes is longer than --max-line-bytes {self.max_line_bytes}"
+        return BadRaw(head[:_KEEP_OF_LONG_LINE], reason)
 
 
 def read_chunk(stream, size: int = CHUNK_BYTES) -> bytes:

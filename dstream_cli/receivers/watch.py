@@ -1,4 +1,5 @@
-"""``--watch DIR``: each new file read once, entirely, into the batch in which it is complete (Spark ``textFileStream``).
+"""``--watch DIR``: each new file read once, entirely, into the batch in which it is complete
+(Spark ``textFileStream``).
 
 A file is complete when it was moved into DIR (the safe way Spark documents), when its writer
 closed it, or when its size has not changed for a batch interval. Files there before the start
