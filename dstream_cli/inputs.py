@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Iterable, Iterator
 
 from .dstream import DStream
-from .errors import BadRecord
+from .errors import BadRecord, DstreamError
 from .receivers.base import Receiver, ReceiverSupervisor
 from .receivers.blocks import BadRaw, Block, BlockBuffer
 from .receivers.lines import LineSplitter, read_chunk
@@ -66,6 +66,9 @@ class InputDStream(DStream):
     def close(self) -> None:
         """After the last batch: release what the input holds (files, logs)."""
 
+    def check(self) -> None:
+        """Raise if the input failed in a way that must end the run."""
+
     @property
     def ended(self) -> bool:
         """Nothing more will ever arrive (a finite source read to its end and fully allocated)."""
@@ -97,6 +100,10 @@ class InputDStream(DStream):
         super().restore(data)
         if data.get("position") is not None:
             self.seek(data["position"])
+
+
+class InputFailed(DstreamError):
+    """An input could not keep what it received (exit 1)."""
 
 
 class QueueInputDStream(InputDStream):
@@ -184,6 +191,12 @@ class ReceiverInputDStream(InputDStream):
 
     def _receive(self, t: int, drain: bool) -> Block:
         return self.buffer.cut(None if drain else t)
+
+    def check(self) -> None:
+        """Raise what made the receiver unable to store what it received."""
+        failure = self.supervisor.failure if self.supervisor is not None else None
+        if failure is not None:
+            raise InputFailed(f"input {self.name}: cannot store received records: {failure}") from failure
 
     @property
     def finished(self) -> bool:

@@ -271,3 +271,17 @@ def test_without_the_wal_a_sigkill_may_lose_received_records_but_never_counts_on
     assert max(counts.values()) == 1
     assert all(counts[i] == 1 for i in range(20_000, 21_000))
     assert 0 < len(counts) - 1000 <= 20_000
+
+
+def test_a_full_disk_under_the_log_ends_the_run_with_a_message_not_a_silent_loss(tmp_path):
+    """Records that cannot be logged are never counted as received: exit 1 saying why."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    script = (f'mount -t tmpfs -o size=64k tmpfs {disk} || exit 99; '
+              f'exec "$0" --batch 200ms --wal --checkpoint {disk}/ck count emit')
+    proc = subprocess.run(["unshare", "--mount", "sh", "-c", script, *installed_dstream()],
+                          input=b"".join(b"record %d\n" % i for i in range(50_000)), capture_output=True, timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.decode().strip().endswith("No space left on device"), proc.stderr
+    assert b"input stdin: cannot store received records" in proc.stderr and b"Traceback" not in proc.stderr
+    assert sum(int(n) for n in proc.stdout.split()) < 50_000

@@ -10,6 +10,7 @@ import sys
 import threading
 from typing import Iterable
 
+from ..errors import DstreamError
 from ..scheduler.rate import RateLimiter
 from .blocks import BadRaw, BlockBuffer
 
@@ -75,6 +76,7 @@ class ReceiverSupervisor:
         self._backoff_s = 0.1
         self._restarting = threading.Lock()
         self.received = 0
+        self.failure: BaseException | None = None
         receiver._supervisor = self
 
     def start(self) -> None:
@@ -84,8 +86,19 @@ class ReceiverSupervisor:
             self.restart(f"could not start: {exc}", exc)
 
     def push(self, records: list, bad: Iterable[BadRaw] = (), position=None, sync: bool = False) -> None:
-        """Store records as the rate allows; *sync*: return only once they are durable in the write-ahead log."""
-        bad = list(bad)
+        """Store records as the rate allows; *sync*: return only once they are durable in the write-ahead log.
+
+        If they cannot be stored (the write-ahead log's disk is full, a record has no log encoding),
+        the receiver stops and the failure ends the run with exit 1: never a record silently lost.
+        """
+        try:
+            self._push(records, list(bad), position, sync)
+        except (OSError, DstreamError) as exc:
+            self.failure = exc
+            self.stopped.set()
+            self.on_finished()
+
+    def _push(self, records: list, bad: list, position, sync: bool) -> None:
         while records and not self.stopped.is_set():
             self.buffer.wait_for_room(self.stopped)
             granted = self.rate.acquire(len(records), self.stopped)

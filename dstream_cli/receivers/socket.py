@@ -29,9 +29,11 @@ def _read_lines(connection: socket.socket, receiver: Receiver, max_line_bytes: i
     def store(lines: list, bad: list) -> None:
         nonlocal taken
         supervisor.push(lines, bad, sync=ack)
+        if supervisor.failure is not None:
+            return  # not stored: never acknowledged
         taken += len(lines) + len(bad)
         if ack:
-            _send_all(connection, f"ack {taken}\n".encode(), receiver)
+            _send_all(connection, f"ack {taken}\n".encode())
 
     while not receiver.is_stopped():
         try:
@@ -50,14 +52,16 @@ def _read_lines(connection: socket.socket, receiver: Receiver, max_line_bytes: i
         store(lines, bad)
 
 
-def _send_all(connection: socket.socket, data: bytes, receiver: Receiver) -> None:
-    """Send an acknowledgement; a producer that has gone away simply misses it."""
-    while data and not receiver.is_stopped():
+def _send_all(connection: socket.socket, data: bytes, attempts: int = 10) -> None:
+    """Send an acknowledgement; a producer that has gone away, or reads none for seconds, misses it."""
+    for _ in range(attempts):
         try:
             data = data[connection.send(data):]
         except TimeoutError:
             continue
         except OSError:
+            return
+        if not data:
             return
 
 

@@ -163,6 +163,8 @@ class JobScheduler:
 
     # --- one batch --------------------------------------------------------------------------
     def run_batch(self, t: int, drain: bool = False) -> BatchInfo:
+        for stream in self.inputs:
+            stream.check()
         context = self.context
         started = self.clock.now_ms()
         began = time.monotonic()
