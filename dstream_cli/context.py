@@ -32,6 +32,8 @@ class StreamingContext:
 
     *batch_interval* is a duration: seconds as a number, or text such as ``"250ms"``.
     When every input is a queue (``queue_stream``), time is simulated and batches run back to back.
+    *checkpoint* is a directory for state and progress; with it, *wal* logs what non-replayable inputs
+    receive so a crash loses none of it. *max_backlog* caps the records an input holds between batches.
     """
 
     def __init__(self, batch_interval=1, *, checkpoint: str | None = None, on_error: str = "fail",

@@ -116,7 +116,13 @@ class WriteAheadLog:
         line = orjson.dumps(entry) + b"\n"
         if self._fd is None or (self._size and self._size + len(line) > self.segment_bytes):
             self._open_segment(seq)
-        os.write(self._fd, line)
+        written = 0
+        try:
+            while written < len(line):
+                written += os.write(self._fd, line[written:])
+        except OSError:
+            os.ftruncate(self._fd, self._size)  # a full disk leaves no part of a block behind
+            raise
         self._size += len(line)
         self._dirty = True
         self.last_seq = seq

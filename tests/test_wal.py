@@ -8,6 +8,7 @@ import signal
 import socket
 import stat
 import subprocess
+import sys
 import threading
 import time
 
@@ -277,11 +278,17 @@ def test_a_full_disk_under_the_log_ends_the_run_with_a_message_not_a_silent_loss
     """Records that cannot be logged are never counted as received: exit 1 saying why."""
     disk = tmp_path / "disk"
     disk.mkdir()
-    script = (f'mount -t tmpfs -o size=64k tmpfs {disk} || exit 99; '
-              f'exec "$0" --batch 200ms --wal --checkpoint {disk}/ck count emit')
-    proc = subprocess.run(["unshare", "--mount", "sh", "-c", script, *installed_dstream()],
-                          input=b"".join(b"record %d\n" % i for i in range(50_000)), capture_output=True, timeout=60)
+    check_log = ("import glob, orjson, sys; data = b''.join(open(p, 'rb').read() for p in glob.glob(sys.argv[1]));"
+                 "assert data.endswith(b'\\n'); blocks = [orjson.loads(line) for line in data.splitlines()];"
+                 "print('log whole', len(blocks), 'blocks')")
+    script = (f'mount -t tmpfs -o size=1m tmpfs {disk} || exit 99; '
+              f'"$0" --batch 200ms --wal --checkpoint {disk}/ck count emit; status=$?; '
+              f'"$1" -c "{check_log}" "{disk}/ck/wal/stdin/segment-*.jsonl" >&2 || exit 98; exit $status')
+    proc = subprocess.run(["unshare", "--mount", "sh", "-c", script, *installed_dstream(), sys.executable],
+                          input=b"".join(b"record %d\n" % i for i in range(200_000)), capture_output=True, timeout=60)
     assert proc.returncode == 1, proc.stderr
-    assert proc.stderr.decode().strip().endswith("No space left on device"), proc.stderr
+    # what was logged before the disk filled is all readable: no half block at the end
+    assert b"log whole" in proc.stderr and b"log whole 0 blocks" not in proc.stderr
+    assert "No space left on device" in proc.stderr.decode(), proc.stderr
     assert b"input stdin: cannot store received records" in proc.stderr and b"Traceback" not in proc.stderr
-    assert sum(int(n) for n in proc.stdout.split()) < 50_000
+    assert sum(int(n) for n in proc.stdout.split()) < 200_000
