@@ -88,7 +88,7 @@ class StreamingContext:
     # --- inputs ------------------------------------------------------------------------------
     def queue_stream(self, batches: Iterable[list], name: str = "queue"):
         """Spark's ``queueStream``: each list is one batch, in order; then empty batches."""
-        return QueueInputDStream(self, name, (Block(list(b), [], None) for b in batches), fmt=None).formatted()
+        return QueueInputDStream(self, name, (Block(list(b), [], None) for b in batches), fmt=None)
 
     def queue_file_stream(self, stream, name: str = "queue", fmt: str = "text"):
         """Batches from a text stream in the ``--queue`` file layout (an empty line ends a batch)."""
@@ -98,20 +98,20 @@ class StreamingContext:
         """Lines of an open file or pipe (``sys.stdin``), read as they arrive, one record per line."""
         from .receivers.stream import LineStreamReceiver
 
-        return ReceiverInputDStream(self, name, LineStreamReceiver(stream, self.max_line_bytes), fmt).formatted()
+        return self._receiver_input(name, LineStreamReceiver(stream, self.max_line_bytes), fmt)
 
     def text_file_stream_once(self, path: str, name: str | None = None, fmt: str = "text"):
         """Lines of one file (``file:PATH``), replayable: a checkpoint records how far it was read."""
         from .receivers.stream import FileReceiver
 
-        return ReceiverInputDStream(self, name or path, FileReceiver(path, self.max_line_bytes), fmt).formatted()
+        return self._receiver_input(name or path, FileReceiver(path, self.max_line_bytes), fmt)
 
     def socket_text_stream(self, host: str, port: int, name: str = "socket", fmt: str = "text"):
         """Lines from a TCP server (Spark's ``socketTextStream``), reconnecting when it goes away."""
         from .receivers.socket import SocketReceiver
 
         receiver = SocketReceiver(host, port, self.max_line_bytes, self.stderr())
-        return ReceiverInputDStream(self, name, receiver, fmt).formatted()
+        return self._receiver_input(name, receiver, fmt)
 
     def listen_text_stream(self, host: str, port: int, name: str = "listen", fmt: str = "text",
                            max_connections: int = 64, ack: bool = False):
@@ -121,7 +121,7 @@ class StreamingContext:
         if ack and not self.wal:
             raise UsageError("--ack needs --wal: lines are acknowledged once they are in the write-ahead log")
         receiver = ListenReceiver(host, port, self.max_line_bytes, max_connections, ack)
-        return ReceiverInputDStream(self, name, receiver, fmt).formatted()
+        return self._receiver_input(name, receiver, fmt)
 
     def text_file_stream(self, directory: str, name: str | None = None, fmt: str = "text",
                          pattern: str | None = None, new_files_only: bool = True):
@@ -129,11 +129,14 @@ class StreamingContext:
         from .receivers.watch import DirectoryReceiver
 
         receiver = DirectoryReceiver(directory, pattern, new_files_only, self.batch_ms, self.max_line_bytes)
-        return ReceiverInputDStream(self, name or directory, receiver, fmt).formatted()
+        return self._receiver_input(name or directory, receiver, fmt)
 
     def receiver_stream(self, receiver: Receiver, name: str | None = None, fmt: str | None = None):
         """Records stored by a custom Receiver (Spark's ``receiverStream``)."""
-        return ReceiverInputDStream(self, name or type(receiver).__name__, receiver, fmt).formatted()
+        return self._receiver_input(name or type(receiver).__name__, receiver, fmt)
+
+    def _receiver_input(self, name: str, receiver: Receiver, fmt: str | None):
+        return ReceiverInputDStream(self, name, receiver, fmt).formatted()
 
     def write_ahead_log(self, input_name: str):
         """The log of a non-replayable input under ``wal=True``; None without it."""

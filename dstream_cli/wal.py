@@ -31,6 +31,7 @@ import orjson
 
 from .checkpoint import KEEP, decode, encode
 from .errors import DstreamError
+from .receivers.blocks import BadRaw
 
 SEGMENT_BYTES = 64 << 20
 _SEGMENT = re.compile(r"segment-(\d+)\.jsonl$")
@@ -40,7 +41,7 @@ class LoggedBlock(NamedTuple):
     seq: int
     arrival_ms: int
     records: list
-    bad: list  # of (raw, reason)
+    bad: list  # of BadRaw
 
 
 def _encode_records(records: list) -> list:
@@ -66,9 +67,11 @@ class WriteAheadLog:
         self._checkpointed = [0]  # seq positions of the checkpoints still kept, oldest first
         self.last_seq = 0
         self._segments = self._segment_paths()
+        self._newest_blocks: list[LoggedBlock] = []  # read once at start, for recover()
         if self._segments:
-            last = self._read_segment(self._segments[-1], truncate=True)
-            self.last_seq = last[-1].seq if last else _first_seq(self._segments[-1]) - 1
+            self._newest_blocks = self._read_segment(self._segments[-1], truncate=True)
+            newest = self._newest_blocks
+            self.last_seq = newest[-1].seq if newest else _first_seq(self._segments[-1]) - 1
 
     # --- reading -------------------------------------------------------------------------------
     def _segment_paths(self) -> list[str]:
@@ -89,7 +92,7 @@ class WriteAheadLog:
             try:
                 entry = orjson.loads(line)
                 blocks.append(LoggedBlock(entry["seq"], entry["at"], decode(entry["records"]),
-                                          [tuple(decode(b)) for b in entry.get("bad", ())]))
+                                          [BadRaw(*decode(b)) for b in entry.get("bad", ())]))
             except (ValueError, KeyError, TypeError) as exc:
                 raise WalCorrupt(f"write-ahead log {path} line {number} is unreadable ({exc}); "
                                  "move the file away to start without it") from exc
@@ -103,7 +106,9 @@ class WriteAheadLog:
             following = self._segments[index + 1] if index + 1 < len(self._segments) else None
             if following is not None and _first_seq(following) <= seq + 1:
                 continue  # wholly before seq
-            found.extend(block for block in self._read_segment(path) if block.seq > seq)
+            blocks = self._read_segment(path) if following is not None else self._newest_blocks
+            found.extend(block for block in blocks if block.seq > seq)
+        self._newest_blocks = []
         return found
 
     # --- writing -------------------------------------------------------------------------------
@@ -137,7 +142,7 @@ class WriteAheadLog:
         elif self._segments:
             newest = self._segments[-1]
             size = os.path.getsize(newest)
-            if size + 1 <= self.segment_bytes:
+            if size < self.segment_bytes:
                 self._fd = os.open(newest, os.O_WRONLY | os.O_APPEND)
                 self._size = size
                 return

@@ -52,12 +52,16 @@ def batch_file_totals(prefix) -> dict:
     return dict(totals)
 
 
-def start_dstream(port: int, tmp_path, *extra: str) -> subprocess.Popen:
+SUM_BY_KEY = ("map", "x.split()", "map", "(x[1], int(x[2]))", "reduce-by-key", "sum")
+
+
+def start_dstream(tmp_path, options=("--wal", "--ack"), chain=SUM_BY_KEY) -> tuple[subprocess.Popen, socket.socket]:
+    """dstream on --listen with a checkpoint, stop file and OUT/batch-TIME files; a connection to it."""
+    port = free_port()
     proc = subprocess.Popen(
-        [*installed_dstream(), "--batch", "100ms", "--listen", str(port), "--wal", "--ack",
-         "--checkpoint", str(tmp_path / "ck"), "--stop-file", str(tmp_path / "stop"), *extra,
-         "map", "x.split()", "map", "(x[1], int(x[2]))", "reduce-by-key", "sum",
-         "save-as-text-files", str(tmp_path / "out" / "batch")],
+        [*installed_dstream(), "--batch", "100ms", "--listen", str(port), *options,
+         "--checkpoint", str(tmp_path / "ck"), "--stop-file", str(tmp_path / "stop"),
+         *chain, "save-as-text-files", str(tmp_path / "out" / "batch")],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
@@ -107,7 +111,7 @@ def test_sigkill_at_random_moments_loses_nothing_logged_and_counts_nothing_twice
     total, kills = 60_000, 12
     next_id = 0
     for round_number in range(kills):
-        proc, connection = start_dstream(free_port(), tmp_path)
+        proc, connection = start_dstream(tmp_path)
         producer = Producer(connection, next_id, total)
         producer.start()
         time.sleep(rng.uniform(0.15, 0.9))  # mid-batch, mid-output or mid-checkpoint, as it falls
@@ -125,7 +129,7 @@ def test_sigkill_at_random_moments_loses_nothing_logged_and_counts_nothing_twice
         # an acknowledging producer resends everything after the last record the log holds
         next_id = max(ids) + 1 if ids else next_id
         assert next_id <= total, f"seed {seed}"
-    proc, connection = start_dstream(free_port(), tmp_path)
+    proc, connection = start_dstream(tmp_path)
     producer = Producer(connection, next_id, total)
     producer.start()
     producer.join(timeout=60)
@@ -141,7 +145,7 @@ def test_sigkill_at_random_moments_loses_nothing_logged_and_counts_nothing_twice
 
 
 def test_acknowledged_lines_survive_sigkill(tmp_path):
-    proc, connection = start_dstream(free_port(), tmp_path)
+    proc, connection = start_dstream(tmp_path)
     producer = Producer(connection, 0, 3000)
     producer.start()
     producer.join(timeout=30)
@@ -152,7 +156,7 @@ def test_acknowledged_lines_survive_sigkill(tmp_path):
     proc.send_signal(signal.SIGKILL)  # at once: the last batches are logged but maybe not processed
     proc.wait(timeout=10)
     connection.close()
-    proc, connection = start_dstream(free_port(), tmp_path)
+    proc, connection = start_dstream(tmp_path)
     (tmp_path / "stop").touch()
     assert proc.wait(timeout=30) == 0, proc.stderr.read()
     assert batch_file_totals(tmp_path / "out" / "batch") == expected_totals(3000)
@@ -228,20 +232,8 @@ def test_wal_needs_a_checkpoint_and_ack_needs_the_wal():
 
 def test_without_the_wal_a_sigkill_may_lose_received_records_but_never_counts_one_twice(tmp_path):
     """At-most-once: records in memory at the kill are gone; nothing processed before it is redone."""
-    prefix = tmp_path / "out" / "ids"
-
     def start() -> tuple[subprocess.Popen, socket.socket]:
-        port = free_port()
-        proc = subprocess.Popen(
-            [*installed_dstream(), "--batch", "100ms", "--listen", str(port), "--checkpoint", str(tmp_path / "ck"),
-             "--stop-file", str(tmp_path / "stop"), "map", "(x.split()[0], 1)", "reduce-by-key", "sum",
-             "save-as-text-files", str(prefix)], stderr=subprocess.PIPE, text=True)
-        for _ in range(750):
-            try:
-                return proc, socket.create_connection(("127.0.0.1", port))
-            except ConnectionRefusedError:
-                time.sleep(0.02)
-        raise AssertionError(proc.stderr.read())
+        return start_dstream(tmp_path, options=(), chain=("map", "(x.split()[0], 1)", "reduce-by-key", "sum"))
 
     proc, connection = start()
     producer = Producer(connection, 0, 20_000)
@@ -255,22 +247,17 @@ def test_without_the_wal_a_sigkill_may_lose_received_records_but_never_counts_on
     connection.sendall(b"".join(record(i).encode() + b"\n" for i in range(20_000, 21_000)))
     connection.close()
 
-    def counts() -> collections.Counter:
-        found = collections.Counter()
-        for path in glob.glob(f"{prefix}-*"):
-            for line in open(path, encoding="utf-8"):
-                key, value = ast.literal_eval(line)
-                found[int(key)] += value
-        return found
+    def counts() -> dict:
+        return {int(key): n for key, n in batch_file_totals(tmp_path / "out" / "batch").items()}
 
     deadline = time.monotonic() + 20
-    while counts()[20_999] == 0 and time.monotonic() < deadline:  # everything sent has been read
+    while 20_999 not in counts() and time.monotonic() < deadline:  # everything sent has been read
         time.sleep(0.05)
     (tmp_path / "stop").touch()
     assert proc.wait(timeout=30) == 0, proc.stderr.read()
     counts = counts()
     assert max(counts.values()) == 1
-    assert all(counts[i] == 1 for i in range(20_000, 21_000))
+    assert all(counts.get(i) == 1 for i in range(20_000, 21_000))
     assert 0 < len(counts) - 1000 <= 20_000
 
 

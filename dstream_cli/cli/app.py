@@ -1,7 +1,6 @@
 """The chained click group: global options, then stages; the result callback builds and runs the graph."""
 from __future__ import annotations
 
-
 import click
 
 from ..formats import INPUT_FORMATS

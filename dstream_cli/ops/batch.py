@@ -30,7 +30,7 @@ class Step(NamedTuple):
     label: str
     fast: Callable[[list, int], list]
     slow: Callable[[list, int, Reject], list]
-    #: for the fast paths: ("pair", c) marks ``map '(x, c)'``; ("sum",) marks ``reduce-by-key sum``
+    #: what fusion looks for: ("pair", c) marks ``map '(x, c)'``, ("sum",) ``reduce-by-key sum``
     shape: tuple = ()
     #: record by record, so running it on slices of a batch and joining the results changes nothing
     sliceable: bool = False
@@ -116,7 +116,7 @@ def flat_map_step(f, label):
         fast = lambda b: " ".join(b).split()  # noqa: E731 - raises on a non-str, then the slow path names it
     else:
         fast = lambda b: list(itertools.chain.from_iterable(map(f, b)))  # noqa: E731
-    return per_record_step(label, fast, lambda x, out: out.extend(f(x)))._replace(shape=_source_shape(f))
+    return per_record_step(label, fast, lambda x, out: out.extend(f(x)))
 
 
 def count_pairs_step(pair: Step, reduce: Step) -> Step:

@@ -103,16 +103,17 @@ class ReceiverSupervisor:
             self.buffer.wait_for_room(self.stopped)
             granted = self.rate.acquire(len(records), self.stopped)
             part, records = (records, []) if granted >= len(records) else (records[:granted], records[granted:])
-            last = not records and not bad
-            self.buffer.store(self.now_ms(), part, None, position if not records else None, sync and last)
+            self.buffer.store(self.now_ms(), part, None, position if not records else None)
             self.received += len(part)
         if records:  # stopped while held back: what was read is still kept, never dropped
-            self.buffer.store(self.now_ms(), records, None, position, sync and not bad)
+            self.buffer.store(self.now_ms(), records, None, position)
             self.received += len(records)
         elif position is not None and not self.buffer:
             self.buffer.store(self.now_ms(), [], None, position)
         if bad:
-            self.buffer.store(self.now_ms(), [], bad, None, sync)
+            self.buffer.store(self.now_ms(), [], bad)
+        if sync:
+            self.buffer.sync()
         self._backoff_s = 0.1
 
     def restart(self, message: str, error: BaseException | None = None) -> None:

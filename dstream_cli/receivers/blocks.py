@@ -39,19 +39,21 @@ class BlockBuffer:
         self.position = None
         self.log = log
 
-    def store(self, arrival_ms: int, records: list, bad: list | None = None, position=None,
-              sync: bool = False) -> None:
-        """Add a block; *sync* makes it durable in the log before returning (for acknowledgements)."""
+    def store(self, arrival_ms: int, records: list, bad: list | None = None, position=None) -> None:
         bad = bad or []
         with self._lock:
             # never stamp a block into a batch that was already cut: a recomputed batch must see the same blocks
             arrival_ms = max(arrival_ms, self._cut_until + 1)
             if self.log is not None:
                 position = self.log.append(arrival_ms, records, bad)
-                if sync:
-                    self.log.sync()
             self._blocks.append((arrival_ms, records, bad, position))
             self._count += len(records)
+
+    def sync(self) -> None:
+        """Make every block stored so far durable in the log (for acknowledgements)."""
+        if self.log is not None:
+            with self._lock:
+                self.log.sync()
 
     def wait_for_room(self, stopped: threading.Event) -> None:
         """Hold a receiver back while *max_records* are waiting for a batch, so that it stops reading and
@@ -67,7 +69,7 @@ class BlockBuffer:
         latest = None
         with self._lock:
             for block in blocks:
-                self._blocks.append((block.arrival_ms, block.records, [BadRaw(*b) for b in block.bad], block.seq))
+                self._blocks.append((block.arrival_ms, block.records, block.bad, block.seq))
                 self._count += len(block.records)
                 latest = block.arrival_ms
         return latest
