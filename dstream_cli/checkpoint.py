@@ -25,7 +25,7 @@ import sys
 import orjson
 
 from .errors import DstreamError, UsageError
-from .outputs import write_atomically
+from .fsio import write_atomically
 
 FORMAT = "dstream-checkpoint"
 VERSION = 1
@@ -101,7 +101,11 @@ class CheckpointStore:
             nodes.append(encode(node.snapshot(t), f"stage {node.label!r} at batch {t}"))
         document = {"format": FORMAT, "version": VERSION, "batch_ms": batch_ms, "zero_ms": zero_ms,
                     "time": t, "chain": graph.fingerprint(), "nodes": nodes}
-        write_atomically(os.path.join(self.directory, f"checkpoint-{t}.json"), orjson.dumps(document), 0o600)
+        name = f"checkpoint-{t}.json"
+        try:
+            write_atomically(os.path.join(self.directory, name), orjson.dumps(document), 0o600)
+        except OSError as exc:
+            raise DstreamError(f"--checkpoint {self.directory}: cannot write {name}: {exc.strerror or exc}") from None
         for old in self._paths_newest_first()[KEEP:]:
             os.unlink(old)
 

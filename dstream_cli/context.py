@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import threading
 from typing import Iterable
@@ -128,7 +129,10 @@ class StreamingContext:
         """Each new file in *directory*, read once (Spark's ``textFileStream``)."""
         from .receivers.watch import DirectoryReceiver
 
-        receiver = DirectoryReceiver(directory, pattern, new_files_only, self.batch_ms, self.max_line_bytes)
+        if not os.path.isdir(directory):
+            raise UsageError(f"input {name or directory}: {directory} is not a directory (create it first)")
+        receiver = DirectoryReceiver(directory, pattern, new_files_only, self.batch_ms, self.max_line_bytes,
+                                     self.stderr())
         return self._receiver_input(name or directory, receiver, fmt)
 
     def receiver_stream(self, receiver: Receiver, name: str | None = None, fmt: str | None = None):

@@ -196,7 +196,7 @@ class ReceiverInputDStream(InputDStream):
         """Raise what made the receiver unable to store what it received."""
         failure = self.supervisor.failure if self.supervisor is not None else None
         if failure is not None:
-            raise InputFailed(f"input {self.name}: cannot store received records: {failure}") from failure
+            raise InputFailed(f"input {self.name}: {failure}") from failure
 
     @property
     def finished(self) -> bool:

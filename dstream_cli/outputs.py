@@ -4,12 +4,12 @@ from __future__ import annotations
 import datetime
 import os
 import subprocess
-import tempfile
 from typing import Callable
 
 from .dstream import DStream
 from .errors import OutputFailed
 from .formats import render
+from .fsio import write_atomically
 
 
 class ForEachDStream(DStream):
@@ -95,32 +95,6 @@ class TextFilesWriter:
 
     def __call__(self, batch: list, t: int) -> None:
         write_atomically(self.path_for(t), render(batch, self.fmt).encode("utf-8", "surrogateescape"))
-
-
-def write_atomically(path: str, data: bytes, mode: int = 0o666) -> None:
-    """Write *data* to a temporary file beside *path*, fsync, rename: readers see all of it or nothing."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, mode & ~_umask())
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 class CommandRunner:

@@ -7,7 +7,7 @@ import threading
 
 import orjson
 
-from .errors import BadRecord, StageFailed, shorten
+from .errors import BadRecord, DstreamError, StageFailed, shorten
 
 
 def _describe(t: int) -> str:
@@ -44,21 +44,32 @@ class RecordErrors:
             self.skipped += 1
             if self.dead_letter is None:
                 return
-            if self._file is None:
-                fd = os.open(self.dead_letter, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-                self._file = os.fdopen(fd, "ab")
-            entry = {"stage": label, "input": input_name, "batch_time": t, "reason": reason}
-            if isinstance(record, (bytes, bytearray)):
-                entry["record_base64"] = base64.b64encode(record).decode()
-            else:
-                entry["record"] = record if isinstance(record, (str, int, float, bool, type(None))) else repr(record)
-            self._file.write(orjson.dumps(entry) + b"\n")
-            self._file.flush()
+            try:
+                self._append(entry_for(label, record, reason, t, input_name))
+            except OSError as exc:
+                raise DstreamError(f"--dead-letter {self.dead_letter}: cannot write: {exc.strerror or exc}") from None
+
+    def _append(self, entry: dict) -> None:
+        if self._file is None:
+            fd = os.open(self.dead_letter, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            self._file = os.fdopen(fd, "ab", buffering=0)  # one write per line; nothing left to fail at close
+        self._file.write(orjson.dumps(entry) + b"\n")
 
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+def entry_for(label: str, record, reason: str, t: int, input_name: str) -> dict:
+    entry = {"stage": label, "input": input_name, "batch_time": t, "reason": reason}
+    if isinstance(record, (bytes, bytearray)):
+        entry["record_base64"] = base64.b64encode(record).decode()
+    elif isinstance(record, (str, float, bool, type(None))) or (isinstance(record, int) and -(1 << 63) <= record < 1 << 63):
+        entry["record"] = record
+    else:
+        entry["record"] = repr(record)
+    return entry
 
 
 def _printable(record):

@@ -31,6 +31,7 @@ import orjson
 
 from .checkpoint import KEEP, decode, encode
 from .errors import DstreamError
+from .fsio import append_durably, fsync_directory
 from .receivers.blocks import BadRaw
 
 SEGMENT_BYTES = 64 << 20
@@ -121,13 +122,7 @@ class WriteAheadLog:
         line = orjson.dumps(entry) + b"\n"
         if self._fd is None or (self._size and self._size + len(line) > self.segment_bytes):
             self._open_segment(seq)
-        written = 0
-        try:
-            while written < len(line):
-                written += os.write(self._fd, line[written:])
-        except OSError:
-            os.ftruncate(self._fd, self._size)  # a full disk leaves no part of a block behind
-            raise
+        append_durably(self._fd, line, self._size)  # a full disk leaves no part of a block behind
         self._size += len(line)
         self._dirty = True
         self.last_seq = seq
@@ -150,7 +145,7 @@ class WriteAheadLog:
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
         self._size = 0
         self._segments.append(path)
-        _fsync_directory(self.directory)
+        fsync_directory(self.directory)
 
     def sync(self) -> None:
         if self._dirty and self._fd is not None:
@@ -177,11 +172,3 @@ class WalCorrupt(DstreamError):
 
 def _first_seq(path: str) -> int:
     return int(_SEGMENT.search(path).group(1))
-
-
-def _fsync_directory(directory: str) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -6,7 +6,7 @@ import click
 from ..formats import INPUT_FORMATS
 from ..receivers.blocks import DEFAULT_MAX_BACKLOG
 from ..receivers.lines import DEFAULT_MAX_LINE_BYTES
-from .params import Duration, HostPort, InputURI
+from .params import Duration, HostPort, InputURI, Rate
 from .stages import STAGES
 
 DURATION = Duration()
@@ -14,14 +14,21 @@ DURATION = Duration()
 
 def _start_time(value: str) -> int:
     """--start-time: epoch milliseconds, or an ISO date and time (local time unless it says otherwise)."""
-    if value.lstrip("-").isdigit():
-        return int(value)
     import datetime
 
+    if value.lstrip("-").isdigit():
+        ms = int(value)
+    else:
+        try:
+            ms = int(datetime.datetime.fromisoformat(value).timestamp() * 1000)
+        except ValueError:
+            raise click.BadParameter(f"{value!r} is neither milliseconds nor an ISO date (2026-11-24T09:00:00)") from None
     try:
-        return int(datetime.datetime.fromisoformat(value).timestamp() * 1000)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is neither milliseconds nor an ISO date (2026-11-24T09:00:00)") from None
+        datetime.datetime.fromtimestamp(ms / 1000 + 86400 * 366)  # batch times follow it: leave them room
+    except (OverflowError, OSError, ValueError):
+        raise click.BadParameter(f"{value!r} is out of range: batch times must be dates between the years 1 and 9999"
+                                 " (example: 2026-11-24T09:00:00)") from None
+    return ms
 
 
 @click.group(
@@ -37,7 +44,7 @@ def _start_time(value: str) -> int:
               help="Main input: lines from every TCP client that connects.")
 @click.option("--max-connections", type=click.IntRange(min=1), default=64, show_default=True,
               help="With --listen: producers connected at once; more wait.")
-@click.option("--watch", type=click.Path(file_okay=False), metavar="DIR", help="Main input: new files in DIR.")
+@click.option("--watch", type=click.Path(exists=True, file_okay=False), metavar="DIR", help="Main input: new files in DIR.")
 @click.option("--glob", "glob_", metavar="PATTERN", help="With --watch: only file names matching PATTERN.")
 @click.option("--watch-existing", is_flag=True, help="With --watch: also read the files already there.")
 @click.option("--queue", type=click.Path(exists=True, dir_okay=False, allow_dash=True), metavar="FILE",
@@ -56,10 +63,10 @@ def _start_time(value: str) -> int:
                    "so a crash loses none of it.")
 @click.option("--ack", is_flag=True, help="With --listen and --wal: write 'ack N' back once N lines are logged.")
 @click.option("--stop-file", type=click.Path(dir_okay=False), metavar="PATH", help="Stop gracefully when PATH appears.")
-@click.option("--max-rate", type=click.FloatRange(min=0, min_open=True), metavar="N",
+@click.option("--max-rate", type=Rate(), metavar="N",
               help="At most N records per second per input.")
 @click.option("--backpressure", is_flag=True, help="Adapt the receiving rate to the processing rate (PID).")
-@click.option("--initial-rate", type=click.FloatRange(min=0, min_open=True), metavar="N",
+@click.option("--initial-rate", type=Rate(), metavar="N",
               help="With --backpressure: the rate before the first estimate.")
 @click.option("--batches", type=click.IntRange(min=1), metavar="N", help="Stop after N batches.")
 @click.option("--run-for", type=DURATION, metavar="DURATION", help="Stop gracefully after DURATION.")
@@ -78,8 +85,8 @@ def _start_time(value: str) -> int:
               help="Retries, with backoff, of a file or command output that fails.")
 @click.option("--import", "imports", multiple=True, metavar="MODULE", help="Make MODULE available to expressions.")
 @click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True,
-              help="Run here, or on Apache Spark (--master).")
-@click.option("--master", default="local[2]", show_default=True, help="With --engine spark: the Spark master URL.")
+              help="Where the chain runs; this version runs it here (local), and 'spark' exits 2.")
+@click.option("--master", default="local[2]", show_default=True, help="With --engine spark: the Spark master URL (not used by --engine local).")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def app(**options):
     """Spark Streaming's DStream model as one command: cut input into batches, run a chain of stages on each.

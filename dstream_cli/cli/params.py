@@ -1,6 +1,8 @@
 """Click parameter types and the StageCommand that lets stages chain the way the contract writes them."""
 from __future__ import annotations
 
+import math
+
 import click
 
 from ..duration import EXAMPLES, parse_duration
@@ -34,12 +36,30 @@ class HostPort(click.ParamType):
             return value
         host, sep, port = str(value).rpartition(":")
         if not sep:
-            host = self.default_host
+            host = self.default_host or ""
         host = host.strip("[]")
         if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
             form = "[HOST:]PORT" if self.default_host else "HOST:PORT"
             self.fail(f"{value!r} is not {form} (example: 127.0.0.1:9999)", param, ctx)
         return host, int(port)
+
+
+class Rate(click.ParamType):
+    """A rate in records per second: a positive, finite number (``inf`` and ``nan`` would stall the token bucket)."""
+
+    name = "rate"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, float):
+            return value
+        try:
+            rate = float(value)
+        except ValueError:
+            rate = None
+        if rate is None or not math.isfinite(rate) or rate <= 0:
+            self.fail(f"{value!r} is not a positive, finite number of records per second (example: 5000)",
+                      param, ctx)
+        return rate
 
 
 INPUT_SCHEMES = ("stdin", "tcp://", "listen://", "dir:", "file:", "queue:", "receiver:")

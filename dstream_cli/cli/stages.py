@@ -32,7 +32,7 @@ def _name() -> click.Argument:
 
 
 def _partitions() -> click.Option:
-    return Opt(["--partitions"], type=click.IntRange(min=1), help="Partitions (used by --engine spark).")
+    return Opt(["--partitions"], type=click.IntRange(min=1), help="Accepted as in Spark; one process runs one partition, so results do not change.")
 
 
 def _window_args(slide_required: bool = False) -> list[click.Parameter]:
@@ -50,7 +50,7 @@ STAGES = [
     _stage("flat-map", "Apply EXPR (x) and flatten the iterables it returns.", "dstream flat-map 'x.split()'", _expr()),
     _stage("filter", "Keep the elements for which EXPR (x) is true.", "dstream filter 'len(x) > 3'", _expr()),
     _stage("map-values", "Apply EXPR (v) to the value of every (key, value) pair.",
-           "dstream map 'tuple(x.split(\",\"))' map-values 'int(v)'", _expr()),
+           "dstream --format tsv map-values 'int(v)'", _expr()),
     _stage("flat-map-values", "Apply EXPR (v) to each value and pair the key with every result.",
            "dstream key-by 'x[0]' flat-map-values 'v.split()'", _expr()),
     _stage("key-by", "Make (EXPR, x) pairs.", "dstream key-by 'len(x)' group-by-key", _expr()),
@@ -74,15 +74,15 @@ STAGES = [
     _stage("from", "Continue from a named stream or input.", "dstream -i b=queue:b.txt from b print", _name()),
     _stage("union", "Append the batch of stream NAME to each batch.", "dstream -i b=file:b.txt union b", _name()),
     _stage("join", "(k, (v, w)) for the pairs of both streams with the same key.",
-           "dstream -i names=queue:n.txt key-by 'x[0]' join names", _name(), _partitions()),
+           "dstream --format tsv -i names=file:names.tsv join names", _name(), _partitions()),
     _stage("left-outer-join", "As join, with (k, (v, None)) for keys missing on the right.",
-           "dstream -i r=queue:r.txt left-outer-join r", _name(), _partitions()),
+           "dstream --format tsv -i r=file:r.tsv left-outer-join r", _name(), _partitions()),
     _stage("right-outer-join", "As join, with (k, (None, w)) for keys missing on the left.",
-           "dstream -i r=queue:r.txt right-outer-join r", _name(), _partitions()),
+           "dstream --format tsv -i r=file:r.tsv right-outer-join r", _name(), _partitions()),
     _stage("full-outer-join", "As join, with None on whichever side a key is missing.",
-           "dstream -i r=queue:r.txt full-outer-join r", _name(), _partitions()),
+           "dstream --format tsv -i r=file:r.tsv full-outer-join r", _name(), _partitions()),
     _stage("cogroup", "(k, ([values here], [values in NAME])) for every key of either stream.",
-           "dstream -i r=queue:r.txt cogroup r", _name(), _partitions()),
+           "dstream --format tsv -i r=file:r.tsv cogroup r", _name(), _partitions()),
     # windows
     _stage("window", "Every element of the batches in the last LENGTH, each SLIDE (default --batch).",
            "dstream --batch 1s window 30s 10s count", *_window_args()),

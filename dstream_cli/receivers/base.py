@@ -15,6 +15,14 @@ from ..scheduler.rate import RateLimiter
 from .blocks import BadRaw, BlockBuffer
 
 
+#: how long start() waits for on_start to return before going on without it, and stop() for it to end
+ON_START_WAIT_S = 1.0
+
+
+class ReceiverFailed(DstreamError):
+    """A receiver cannot work at all (its port is taken, its log cannot be written): the run ends, exit 1."""
+
+
 class Receiver:
     """Base class for custom receivers (Spark ``Receiver``)."""
 
@@ -77,13 +85,34 @@ class ReceiverSupervisor:
         self._restarting = threading.Lock()
         self.received = 0
         self.failure: BaseException | None = None
+        self._on_start: threading.Thread | None = None
         receiver._supervisor = self
 
     def start(self) -> None:
-        try:
-            self.receiver.on_start()
-        except Exception as exc:  # noqa: BLE001 - a user receiver may fail in any way
-            self.restart(f"could not start: {exc}", exc)
+        """Run ``on_start`` on a thread of its own: one that breaks the contract and blocks must not hold up
+        the batches of the other inputs (it is reported, and left behind at the stop)."""
+        returned = threading.Event()
+
+        def run() -> None:
+            try:
+                self.receiver.on_start()
+            except ReceiverFailed as exc:
+                self._fail(exc)
+            except Exception as exc:  # noqa: BLE001 - a user receiver may fail in any way
+                self.restart(f"could not start: {exc}", exc)
+            finally:
+                returned.set()
+
+        self._on_start = threading.Thread(target=run, name=f"start-{self.name}", daemon=True)
+        self._on_start.start()
+        if not returned.wait(ON_START_WAIT_S):
+            print(f"dstream: warning: input {self.name}: on_start has not returned after {ON_START_WAIT_S:.0f}s;"
+                  " it must start a thread and return at once", file=self.stderr, flush=True)
+
+    def _fail(self, failure: BaseException) -> None:
+        self.failure = failure
+        self.stopped.set()
+        self.on_finished()
 
     def push(self, records: list, bad: Iterable[BadRaw] = (), position=None, sync: bool = False) -> None:
         """Store records as the rate allows; *sync*: return only once they are durable in the write-ahead log.
@@ -94,9 +123,7 @@ class ReceiverSupervisor:
         try:
             self._push(records, list(bad), position, sync)
         except (OSError, DstreamError) as exc:
-            self.failure = exc
-            self.stopped.set()
-            self.on_finished()
+            self._fail(ReceiverFailed(f"cannot store received records: {exc}"))
 
     def _push(self, records: list, bad: list, position, sync: bool) -> None:
         while records and not self.stopped.is_set():
@@ -142,6 +169,12 @@ class ReceiverSupervisor:
         """Stop receiving: called by the scheduler at a graceful stop."""
         self.stopped.set()
         self._safe(self.receiver.on_stop)
+        if self._on_start is not None and self._on_start.is_alive():
+            self._on_start.join(ON_START_WAIT_S)
+            if self._on_start.is_alive():
+                print(f"dstream: input {self.name}: on_start never returned (it must not block); stopping without it",
+                      file=self.stderr, flush=True)
+                self._on_start = None
 
     def _safe(self, function) -> None:
         try:

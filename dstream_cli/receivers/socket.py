@@ -5,7 +5,7 @@ import socket
 import sys
 import threading
 
-from .base import Receiver
+from .base import Receiver, ReceiverFailed
 from .lines import DEFAULT_MAX_LINE_BYTES, LineSplitter
 
 RECV_BYTES = 1 << 16
@@ -124,7 +124,10 @@ class ListenReceiver(Receiver):
         self.server: socket.socket | None = None
 
     def on_start(self) -> None:
-        server = socket.create_server((self.host, self.port), reuse_port=False, backlog=128)
+        try:
+            server = socket.create_server((self.host, self.port), reuse_port=False, backlog=128)
+        except OSError as exc:  # retrying cannot help a taken port or an address that is not ours
+            raise ReceiverFailed(f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}") from None
         server.settimeout(0.2)
         self.server = server
         self.port = server.getsockname()[1]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import sys
 import threading
 import time
 
@@ -19,7 +20,7 @@ from .lines import DEFAULT_MAX_LINE_BYTES, LineSplitter, read_chunk
 
 class DirectoryReceiver(Receiver):
     def __init__(self, directory: str, pattern: str | None = None, new_files_only: bool = True,
-                 stable_ms: int = 1000, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
+                 stable_ms: int = 1000, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, stderr=None) -> None:
         self.directory = os.path.abspath(directory)
         self.pattern = pattern
         self.new_files_only = new_files_only
@@ -32,6 +33,8 @@ class DirectoryReceiver(Receiver):
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._observer = None
+        self.stderr = stderr or sys.stderr
+        self._size_read: dict[str, int] = {}  # files read by this run -> bytes read; warned ones are removed
 
     def seek(self, position) -> None:
         self.done = set(position or ())
@@ -44,7 +47,6 @@ class DirectoryReceiver(Receiver):
         from watchdog.events import FileSystemEventHandler
         from watchdog.observers import Observer
 
-        os.makedirs(self.directory, exist_ok=True)
         existing = {n for n in os.listdir(self.directory) if os.path.isfile(os.path.join(self.directory, n))}
         if not self.restored and self.new_files_only:
             self.done |= existing
@@ -84,12 +86,24 @@ class DirectoryReceiver(Receiver):
             return
         with self._lock:
             if name in self.done:
+                self._warn_if_changed(name)
                 return
             if ready:
                 self._ready.add(name)
             else:
                 self._pending[name] = (-1, time.monotonic())
         self._wake.set()
+
+    def _warn_if_changed(self, name: str) -> None:
+        size = self._size_read.get(name)
+        try:
+            changed = size is not None and os.path.getsize(os.path.join(self.directory, name)) != size
+        except OSError:
+            changed = False
+        if changed:
+            del self._size_read[name]
+            print(f"dstream: warning: input {self.directory}: {name} changed after it was read; a file is read once,"
+                  " so the change is not read (write files elsewhere, then move them in)", file=self.stderr, flush=True)
 
     def _stable_files(self) -> list[str]:
         now = time.monotonic()
@@ -120,9 +134,11 @@ class DirectoryReceiver(Receiver):
     def _read(self, name: str) -> None:
         splitter = LineSplitter(self.max_line_bytes)
         lines, bad = [], []
+        size = 0
         try:
             with open(os.path.join(self.directory, name), "rb") as handle:
                 while chunk := read_chunk(handle):
+                    size += len(chunk)
                     more, more_bad = splitter.feed(chunk)
                     lines += more
                     bad += more_bad
@@ -131,4 +147,5 @@ class DirectoryReceiver(Receiver):
             return
         more, more_bad = splitter.finish()
         self.done.add(name)
+        self._size_read[name] = size
         self._require_supervisor().push(lines + more, bad + more_bad, sorted(self.done))

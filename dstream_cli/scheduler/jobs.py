@@ -88,6 +88,8 @@ class JobScheduler:
                 t = max(t, self.clock.next_aligned(batch))
             for stream in self.inputs:
                 stream.start()
+            for stream in self.inputs:
+                stream.check()  # an input that cannot work at all (a port in use) ends the run now
             deadline = None if self.options.run_for_ms is None else time.monotonic() + self.options.run_for_ms / 1000
             self._loop(t, simulated, deadline)
         finally:
@@ -217,7 +219,10 @@ class JobScheduler:
 
     # --- signals ----------------------------------------------------------------------------
     def install_signal_handlers(self):
-        """SIGTERM and the first SIGINT stop gracefully; a second SIGINT exits 130 at once."""
+        """SIGTERM, SIGHUP and the first SIGINT stop gracefully; a second SIGINT exits 130 at once.
+
+        SIGHUP is a graceful stop too: a closed terminal or a service manager's reload must not drop
+        what was received (its default action would end the process at once)."""
         if threading.current_thread() is not threading.main_thread():
             return lambda: None
 
@@ -228,5 +233,5 @@ class JobScheduler:
                     os._exit(ExitStatus.INTERRUPTED)
             self.request_stop()
 
-        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
         return lambda: [signal.signal(sig, handler) for sig, handler in previous.items()]

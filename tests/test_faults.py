@@ -1,0 +1,167 @@
+"""Faults a hostile trial found: each test runs the real command the way that trial did."""
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import free_port, installed_dstream, invoke
+from dstream_cli.cli.stages import STAGES
+
+
+def run(args, input=None, cwd=None, timeout=30, **kwargs):
+    return subprocess.run([*installed_dstream(), *args], input=input, capture_output=True, text=True, cwd=cwd,
+                          timeout=timeout, **kwargs)
+
+
+def wait_for(predicate, timeout=20.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+# --- messages: one line naming the option or file, never a traceback --------------------------------
+
+@pytest.mark.parametrize("args, option", [
+    (["--socket", "9999"], "--socket"), (["--socket", "nohost"], "--socket"), (["-i", "a=tcp://nohost"], "-i"),
+    (["--max-rate", "inf"], "--max-rate"), (["--max-rate", "nan"], "--max-rate"),
+    (["--backpressure", "--initial-rate", "nan"], "--initial-rate"),
+    (["--queue", "-", "--start-time", "99999999999999999"], "--start-time"),
+    (["--watch", "/no/such/dir"], "--watch"),
+])
+def test_bad_option_values_exit_2_naming_the_option(args, option):
+    result = invoke([*args, "count", "print"], input="")
+    assert result.exit_code == 2, result.output
+    assert option in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_missing_watched_directory_is_refused_not_created(tmp_path):
+    result = invoke(["-i", f"d=dir:{tmp_path / 'missing'}", "from", "d", "count", "print"])
+    assert result.exit_code == 2 and "is not a directory" in result.stderr
+    assert not (tmp_path / "missing").exists()
+
+
+def test_an_unwritable_dead_letter_names_the_option_and_file():
+    result = run(["--queue", "-", "--on-error", "skip", "--dead-letter", "/dev/full", "map", "int(x)", "print"],
+                 input="a\n")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "dstream: --dead-letter /dev/full: cannot write: No space left on device"
+
+
+def test_a_full_disk_under_the_checkpoint_names_the_option_and_file(tmp_path):
+    script = ('mount -t tmpfs -o size=64k tmpfs "$1" && head -c 60000 /dev/zero > "$1/filler" 2>/dev/null; '
+              'shift; printf "a\\nb\\n" | "$@"')
+    ck = tmp_path / "ck"
+    ck.mkdir()
+    proc = subprocess.run(["unshare", "--mount", "sh", "-c", script, "sh", str(ck), *installed_dstream(),
+                           "--queue", "-", "--checkpoint", str(ck), "map", "(x, 'y' * 20000)", "update-state", "last"],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 1, proc.stderr
+    assert f"--checkpoint {ck}: cannot write" in proc.stderr and "No space left" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_listen_on_a_port_in_use_exits_1_at_once():
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        started = time.monotonic()
+        result = run(["--listen", str(port), "count", "print"], timeout=10)
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and time.monotonic() - started < 5
+
+
+# --- documentation that works as written ---------------------------------------------------------------
+
+@pytest.mark.parametrize("command", STAGES, ids=lambda c: c.name)
+def test_every_stage_help_example_runs_as_written(command, tmp_path):
+    """The example at the end of each stage's --help, with the files it names holding tab-separated pairs."""
+    example = command.help.rsplit("Example:", 1)[1].strip()
+    words = shlex.split(example)
+    assert words[0] == "dstream"
+    for word in words:
+        for scheme in ("file:", "queue:"):
+            if scheme in word:
+                (tmp_path / word.split(scheme, 1)[1]).write_text("k\t1\nj\t2\n")
+    stdin = {"parse": '{"user": "ann"}\n', "reduce": "1\n2\n"}.get(command.name, "k\t3\nz\t4\n")
+    result = run(words[1:], input=stdin, cwd=tmp_path)
+    assert result.returncode == 0, f"{example}\n{result.stderr}"
+
+
+def test_a_receiver_module_in_the_current_directory_can_be_named(tmp_path):
+    """As for `python -m`: --receiver mymodule:Ticker finds mymodule.py where the user stands."""
+    (tmp_path / "mymodule.py").write_text(
+        "from dstream_cli import Receiver\n"
+        "class Ticker(Receiver):\n"
+        "    finite = True\n"
+        "    def on_start(self):\n"
+        "        self.store(['tick', 'tock'])\n"
+        "        self.stop('done')\n")
+    result = run(["--receiver", "mymodule:Ticker", "count", "emit"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["2"]
+
+
+# --- signals and receivers that do not keep the contract ------------------------------------------------
+
+def test_sighup_stops_gracefully_with_what_was_received(tmp_path):
+    """A closed terminal or a reload: SIGHUP finishes the received records and exits 0, as SIGTERM does."""
+    metrics = tmp_path / "m.jsonl"
+    proc = subprocess.Popen([*installed_dstream(), "--batch", "200ms", "--metrics", str(metrics), "count", "emit"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdin.write("a\nb\nc\n")
+    proc.stdin.flush()
+    wait_for(lambda: metrics.exists() and metrics.stat().st_size, what="a first batch")
+    proc.send_signal(signal.SIGHUP)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert sum(map(int, out.split())) == 3
+
+
+def test_a_receiver_whose_on_start_blocks_does_not_keep_the_run_alive(tmp_path):
+    (tmp_path / "stuck.py").write_text(
+        "import time\n"
+        "from dstream_cli import Receiver\n"
+        "class Stuck(Receiver):\n"
+        "    def on_start(self):\n"
+        "        self.store('one')\n"
+        "        time.sleep(600)\n")
+    started = time.monotonic()
+    result = run(["--receiver", "stuck:Stuck", "--batch", "200ms", "--run-for", "1s", "count", "emit"],
+                 cwd=tmp_path, timeout=30)
+    assert time.monotonic() - started < 10
+    assert result.returncode == 0, result.stderr
+    assert sum(map(int, result.stdout.split())) == 1
+    assert "on_start has not returned" in result.stderr and "on_start never returned" in result.stderr
+
+
+def test_a_watched_file_that_grows_after_it_was_read_is_named_once(tmp_path):
+    watched = tmp_path / "in"
+    watched.mkdir()
+    proc = subprocess.Popen([*installed_dstream(), "--watch", str(watched), "--batch", "200ms", "count", "emit"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    staged = tmp_path / "a.log"
+    staged.write_text("1\n2\n")
+    os.rename(staged, watched / "a.log")
+    wait_for(lambda: _read_some(proc).strip() == "2", what="a.log read (a batch of 2)")
+    for _ in range(3):
+        with open(watched / "a.log", "a") as handle:
+            handle.write("3\n")
+        time.sleep(0.3)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert err.count("a.log changed after it was read") == 1
+
+
+def _read_some(proc) -> str:
+    import select
+
+    if select.select([proc.stdout], [], [], 0.1)[0]:
+        return proc.stdout.readline()
+    return ""
