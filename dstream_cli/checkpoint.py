@@ -10,7 +10,7 @@ two kept, each written to a temporary file, fsynced and renamed, readable by the
 Values are encoded so they round-trip exactly and load without running code: JSON scalars as
 they are; a list as a JSON array; a tuple as ``{"t": [...]}``, a dict as ``{"d": [[k, v], ...]}``,
 a set as ``{"s": [...]}``, bytes as ``{"b": "<base64>"}``, an int beyond 64 bits as
-``{"i": "<digits>"}`` and a non-finite float as ``{"f": "nan"}``. Anything else cannot be saved,
+``{"ix": "<hex digits>"}`` (``{"i": "<decimal digits>"}`` is read too) and a non-finite float as ``{"f": "nan"}``. Anything else cannot be saved,
 and the error names where it was found and its type.
 """
 from __future__ import annotations
@@ -41,7 +41,8 @@ def encode(value, where: str = "value"):
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, int):
-        return value if -(1 << 63) <= value < (1 << 63) else {"i": str(value)}
+        # hex, because str() of an int is refused past 4,300 digits and hex has no such limit
+        return value if -(1 << 63) <= value < (1 << 63) else {"ix": format(value, "x")}
     if isinstance(value, float):
         return value if math.isfinite(value) else {"f": repr(value)}
     if isinstance(value, list):
@@ -75,7 +76,9 @@ def decode(value):
             return frozenset(decode(v) for v in body)
         if tag == "b":
             return base64.b64decode(body)
-        if tag == "i":
+        if tag == "ix":
+            return int(body, 16)
+        if tag == "i":  # written by earlier versions
             return int(body)
         if tag == "f":
             return float(body)

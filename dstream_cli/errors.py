@@ -35,6 +35,11 @@ class OutputFailed(DstreamError):
     """An output operation could not write a batch, even after its retries."""
 
 
+#: what a user expression may raise for one record: any error, and also SystemExit (``exit()``,
+#: ``sys.exit()``), so that no expression can end the run past --on-error. Ctrl-C still interrupts.
+RECORD_ERRORS = (Exception, SystemExit)
+
+
 def shorten(value: object, limit: int = 80) -> str:
     """repr(value), cut to *limit* characters so a message stays on one line."""
     text = repr(value)

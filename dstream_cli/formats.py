@@ -2,12 +2,23 @@
 from __future__ import annotations
 
 import io
+import re
 from typing import Callable
 
 import orjson
 
 INPUT_FORMATS = ("text", "json", "csv", "tsv")
 OUTPUT_FORMATS = ("tsv", "json", "csv", "repr", "text")
+
+# tsv fields escape what would break a row, as PostgreSQL's text COPY does; a backslash is doubled
+# so that escaping can be undone exactly.
+_TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_TSV_UNESCAPE = re.compile(r"\\(.)")
+_TSV_UNESCAPED = {"t": "\t", "n": "\n", "r": "\r", "\\": "\\"}
+
+# orjson reads an integer beyond 64 bits as a float; a run of 19 digits may be one, and then the
+# standard library parses the document exactly (it has no limit on integers).
+_MAYBE_BIG_INTEGER = re.compile(r"\d{19}")
 
 
 def _parse_csv(line: str) -> list[str]:
@@ -18,12 +29,38 @@ def _parse_csv(line: str) -> list[str]:
 
 
 def _parse_tsv(line: str) -> list[str]:
-    return line.split("\t")
+    fields = line.split("\t")
+    if "\\" in line:
+        return [_TSV_UNESCAPE.sub(lambda m: _TSV_UNESCAPED.get(m.group(1), m.group(0)), f) for f in fields]
+    return fields
+
+
+def _parse_json(line: str):
+    if _MAYBE_BIG_INTEGER.search(line):
+        import json
+
+        return json.loads(line)
+    return orjson.loads(line)
+
+
+def _parse_json_batch(lines: list) -> list:
+    # One scan of the whole slice keeps the common case at orjson's speed.
+    if _MAYBE_BIG_INTEGER.search("\n".join(lines)):
+        return list(map(_parse_json, lines))
+    return list(map(orjson.loads, lines))
 
 
 def line_parser(fmt: str) -> Callable[[str], object] | None:
     """The function that turns one line into a record, or None for ``text`` (the line itself)."""
-    return {"text": None, "json": orjson.loads, "csv": _parse_csv, "tsv": _parse_tsv}[fmt]
+    return {"text": None, "json": _parse_json, "csv": _parse_csv, "tsv": _parse_tsv}[fmt]
+
+
+def batch_parser(fmt: str) -> Callable[[list], list]:
+    """The function that turns a list of lines into records, as fast as the format allows."""
+    if fmt == "json":
+        return _parse_json_batch
+    parse = line_parser(fmt) or str
+    return lambda lines: list(map(parse, lines))
 
 
 def _json_default(value):
@@ -47,8 +84,16 @@ def to_json(value) -> str:
         return json.dumps(value, default=_json_default, ensure_ascii=False, separators=(",", ":"))
 
 
+def _tsv_text(text: str) -> str:
+    return text.translate(_TSV_ESCAPES) if "\\" in text or not text.isprintable() else text
+
+
 def _field(value) -> str:
     return value if isinstance(value, str) else to_json(value)
+
+
+def _tsv_field(value) -> str:
+    return _tsv_text(value) if isinstance(value, str) else to_json(value)
 
 
 def _lines(strings) -> str:
@@ -58,8 +103,8 @@ def _lines(strings) -> str:
 
 def _render_tsv(batch: list) -> str:
     return _lines([
-        x if isinstance(x, str)
-        else "\t".join(map(_field, x)) if isinstance(x, (tuple, list))
+        _tsv_text(x) if isinstance(x, str)
+        else "\t".join(map(_tsv_field, x)) if isinstance(x, (tuple, list))
         else to_json(x)
         for x in batch
     ])

@@ -165,3 +165,61 @@ def _read_some(proc) -> str:
     if select.select([proc.stdout], [], [], 0.1)[0]:
         return proc.stdout.readline()
     return ""
+
+
+# --- output that tells the truth ---------------------------------------------------------------------
+
+FORGED = "mallory\nadmin\t999999"
+
+
+def test_tsv_escapes_tab_newline_and_backslash_so_a_value_cannot_forge_a_row():
+    result = invoke(["--queue", "-", "--format", "json", "map", "(x['name'], 1)", "emit"],
+                    input='{"name": "mallory\\nadmin\\t999999 \\\\o/"}\n')
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "mallory\\nadmin\\t999999 \\\\o/\t1\n"
+
+
+def test_tsv_input_reads_back_what_tsv_output_escaped(tmp_path):
+    first = invoke(["--queue", "-", "--format", "json", "map", "(x, len(x))", "emit"], input=f'"{FORGED!s}"\n'
+                   .replace("\n", "\\n", 1).replace("\t", "\\t"))
+    assert first.exit_code == 0, first.stderr
+    again = invoke(["--queue", "-", "--format", "tsv", "map", "(x[0], int(x[1]))", "emit", "--format", "json"],
+                   input=first.stdout)
+    assert again.stdout == '["mallory\\nadmin\\t999999",20]\n'
+
+
+def test_json_integers_beyond_64_bits_stay_exact_in_and_out():
+    big = 18446744073709551617
+    result = invoke(["--queue", "-", "--format", "json", "map", "(x['id'], x['id'] + 1)", "emit", "--format", "json"],
+                    input=f'{{"id": {big}}}\n{{"id": 5}}\n')
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == f"[{big},{big + 1}]\n[5,6]\n"
+
+
+def test_a_huge_integer_is_printed_checkpointed_and_restored_whole(tmp_path):
+    """10**5000 passes str()'s 4,300-digit limit in outputs, and the checkpoint keeps it exactly across a restart."""
+    args = ["--queue", "-", "--checkpoint", tmp_path / "ck", "map", "(x, 10**5000)", "update-state", "sum", "emit"]
+    first = invoke(args, input="k\n")
+    assert first.exit_code == 0, first.stderr
+    assert first.stdout == "k\t1" + "0" * 5000 + "\n"
+    again = invoke(args, input="\nk\n")
+    assert again.exit_code == 0, again.stderr
+    assert again.stdout.splitlines()[-1] == "k\t2" + "0" * 5000
+
+
+def test_every_kind_of_expression_error_is_a_record_error():
+    """exit() inside an expression raises SystemExit: under skip it is a skipped record, not the end of the run."""
+    result = invoke(["--queue", "-", "--on-error", "skip", "map", "exit(3) if x == 'b' else x", "emit"],
+                    input="a\nb\nc\n")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "a\nc\n"
+
+
+@pytest.mark.parametrize("stage", [["reduce-by-key", "sum"], ["group-by-key"], ["map-values", "v"],
+                                   ["update-state", "last"], ["join", "other"]])
+def test_keyed_stages_need_pairs_and_say_so_showing_the_record(stage):
+    """'to' would unpack into ('t', 'o'): a string is never taken as a pair."""
+    extra = ["as", "other"] if stage[0] == "join" else []
+    result = invoke(["--queue", "-", *extra, *stage, "emit"], input="to\n")
+    assert result.exit_code == 1
+    assert "needs (key, value) pairs, not a str; record 'to'" in result.stderr

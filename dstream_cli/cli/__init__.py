@@ -52,12 +52,6 @@ def invoke_with_funnel(invoke):
 
 
 def main(argv: list[str] | None = None) -> None:
-    # As for `python -m`: a module in the current directory can be named by --receiver, --import and
-    # module:function. A console script's sys.path starts with its bin directory instead.
-    if "" not in sys.path and os.getcwd() not in sys.path:
-        sys.path.insert(0, "")
-    # Integers are data here: a record of 10**5000 is printed and saved whole, not refused by str().
-    sys.set_int_max_str_digits(0)
     app(args=argv, prog_name="dstream")
 
 

@@ -1,6 +1,9 @@
 """The chained click group: global options, then stages; the result callback builds and runs the graph."""
 from __future__ import annotations
 
+import os
+import sys
+
 import click
 
 from ..formats import INPUT_FORMATS
@@ -96,6 +99,12 @@ def app(**options):
       nc -lk 9999 | dstream --batch 2s flat-map 'x.split()' map '(x, 1)' \\
           reduce-by-key-and-window sum 30s 10s --inverse 'a - b' print
     """
+    # As for `python -m`: a module in the current directory can be named by --receiver, --import and
+    # module:function (a console script's sys.path starts with its bin directory instead).
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, "")
+    # Integers are data here: a record of 10**5000 is printed and emitted whole, not refused by str().
+    sys.set_int_max_str_digits(0)
 
 
 for _command in STAGES:

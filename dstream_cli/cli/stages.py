@@ -41,7 +41,9 @@ def _window_args(slide_required: bool = False) -> list[click.Parameter]:
 
 def _out_format(default: str) -> click.Option:
     return Opt(["--format"], type=click.Choice(OUTPUT_FORMATS), default=default, show_default=True,
-               help="How each element is written.")
+               help="How each element is written: tsv (a tuple's fields joined by tabs; tab, newline, CR and "
+                    "backslash inside a field as \\t \\n \\r \\\\), json, csv (quoted), repr, or text (str(x), "
+                    "as Spark: not escaped).")
 
 
 STAGES = [

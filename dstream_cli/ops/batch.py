@@ -12,8 +12,8 @@ import operator
 from collections import Counter
 from typing import Callable, NamedTuple
 
-from ..errors import BadRecord
-from ..formats import line_parser
+from ..errors import BadRecord, RECORD_ERRORS
+from ..formats import batch_parser, line_parser
 
 Reject = Callable[[str, object, BaseException], None]
 
@@ -82,7 +82,7 @@ def per_record_step(label: str, fast: Callable[[list], list], one: Callable[[obj
         for record in batch:
             try:
                 one(record, out)
-            except Exception as exc:  # noqa: BLE001 - any error of a user function is a bad record
+            except RECORD_ERRORS as exc:  # noqa: BLE001 - any error of a user function is a bad record
                 reject(label, record, exc)
         return out
 
@@ -95,7 +95,7 @@ def whole_batch_step(label: str, fast: Callable[[list, int], list]) -> Step:
     def slow(batch, t, reject):
         try:
             return fast(batch, t)
-        except Exception as exc:  # noqa: BLE001
+        except RECORD_ERRORS as exc:  # noqa: BLE001
             reject(label, batch, exc, whole_batch=True)
             return []
 
@@ -141,12 +141,19 @@ def filter_step(f, label):
 
 
 def map_values_step(f, label):
-    return per_record_step(label, lambda b: [(k, f(v)) for k, v in b], lambda kv, out: out.append((kv[0], f(kv[1]))))
+    def one(record, out):
+        key, value = as_pair(record)
+        out.append((key, f(value)))
+
+    return per_record_step(label, lambda b: [(k, f(v)) for k, v in require_pairs(b)], one)
 
 
 def flat_map_values_step(f, label):
-    return per_record_step(label, lambda b: [(k, w) for k, v in b for w in f(v)],
-                           lambda kv, out: out.extend((kv[0], w) for w in f(kv[1])))
+    def one(record, out):
+        key, value = as_pair(record)
+        out.extend((key, w) for w in f(value))
+
+    return per_record_step(label, lambda b: [(k, w) for k, v in require_pairs(b) for w in f(v)], one)
 
 
 def key_by_step(f, label):
@@ -155,28 +162,49 @@ def key_by_step(f, label):
 
 def parse_step(fmt, label):
     parse = line_parser(fmt) or str
+    parse_all = batch_parser(fmt)
 
     def one(line, out):
         try:
             out.append(parse(line))
-        except Exception as exc:  # noqa: BLE001 - csv, orjson and int() fail in their own ways
+        except RECORD_ERRORS as exc:  # noqa: BLE001 - csv, orjson and int() fail in their own ways
             raise BadRecord(f"not valid {fmt}: {exc}") from exc
 
-    return per_record_step(label, lambda b: list(map(parse, b)), one)
+    return per_record_step(label, parse_all, one)
 
 
 def identity_step(label):
     return per_record_step(label, list, lambda x, out: out.append(x))
 
 
-def _check_pair(record):
-    key, value = record
+#: records Python would unpack as two items but that are not pairs: 'to' would become ('t', 'o')
+_NOT_PAIRS = (str, bytes, bytearray, dict, set, frozenset)
+_PAIR_TYPES = frozenset({tuple, list})
+
+
+def as_pair(record) -> tuple:
+    """``(key, value)`` of a pair record, or a TypeError saying that the stage needs pairs."""
+    if isinstance(record, _NOT_PAIRS):
+        raise TypeError(f"needs (key, value) pairs, not a {type(record).__name__}")
+    try:
+        key, value = record
+    except (TypeError, ValueError):
+        length = f" of {len(record)} items" if hasattr(record, "__len__") else ""
+        raise TypeError(f"needs (key, value) pairs, not a {type(record).__name__}{length}") from None
     return key, value
+
+
+def require_pairs(batch: list) -> list:
+    """*batch*, if every record is a tuple or list (the fast paths' unpacking then checks the length);
+    otherwise raise, so the slow path looks at each record with ``as_pair``. One C-level pass."""
+    if not _PAIR_TYPES.issuperset(map(type, batch)):
+        raise TypeError("not every record is a tuple or list")
+    return batch
 
 
 def reduce_by_key_step(f, label):
     def add(totals: dict, batch: list) -> None:
-        for key, value in batch:
+        for key, value in require_pairs(batch):
             totals[key] = f(totals[key], value) if key in totals else value
 
     if f is operator.add:
@@ -186,9 +214,9 @@ def reduce_by_key_step(f, label):
         totals: dict = {}
         for record in batch:
             try:
-                key, value = _check_pair(record)
+                key, value = as_pair(record)
                 totals[key] = f(totals[key], value) if key in totals else value
-            except Exception as exc:  # noqa: BLE001
+            except RECORD_ERRORS as exc:  # noqa: BLE001
                 reject(label, record, exc)
         return list(totals.items())
 
@@ -205,7 +233,7 @@ _MISSING = object()
 
 def _add_sums(totals: dict, batch: list) -> None:
     get = totals.get
-    for key, value in batch:
+    for key, value in require_pairs(batch):
         previous = get(key, _MISSING)
         totals[key] = value if previous is _MISSING else previous + value
 
@@ -228,7 +256,7 @@ def reduce_step(f, label):
         for record in batch:
             try:
                 out = [f(out[0], record)] if out else [record]
-            except Exception as exc:  # noqa: BLE001
+            except RECORD_ERRORS as exc:  # noqa: BLE001
                 reject(label, record, exc)
         return out
 
@@ -255,7 +283,7 @@ def count_by_value_step(label):
 def group_by_key_step(label):
     def fast(batch):
         groups: dict = {}
-        for key, value in batch:
+        for key, value in require_pairs(batch):
             groups.setdefault(key, []).append(value)
         return list(groups.items())
 
@@ -263,9 +291,9 @@ def group_by_key_step(label):
         groups: dict = {}
         for record in batch:
             try:
-                key, value = _check_pair(record)
+                key, value = as_pair(record)
                 groups.setdefault(key, []).append(value)
-            except Exception as exc:  # noqa: BLE001
+            except RECORD_ERRORS as exc:  # noqa: BLE001
                 reject(label, record, exc)
         return list(groups.items())
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 from typing import Callable
 
 from ..dstream import DStream
+from ..errors import RECORD_ERRORS
+from .batch import as_pair
 
 
 class StateDStream(DStream):
@@ -36,11 +38,11 @@ class StateDStream(DStream):
         groups: dict = {}
         for record in batch:
             try:
-                key, value = record
+                key, value = as_pair(record)
                 groups.setdefault(key, []).append(value)
-            except Exception as exc:  # noqa: BLE001
+            except RECORD_ERRORS as exc:  # noqa: BLE001
                 reject = reject or self.context.record_errors.rejecter(t, ",".join(self.input_names))
-                reject(self.label, record, TypeError(f"expected a (key, value) pair: {exc}"))
+                reject(self.label, record, exc)
         new_state: dict = {}
         for key in [*self.state, *(k for k in groups if k not in self.state)]:
             values = groups.get(key, [])
@@ -51,7 +53,7 @@ class StateDStream(DStream):
                 continue
             try:
                 updated = self.update(values, self.state.get(key))
-            except Exception as exc:  # noqa: BLE001
+            except RECORD_ERRORS as exc:  # noqa: BLE001
                 reject = reject or self.context.record_errors.rejecter(t, ",".join(self.input_names))
                 reject(self.label, (key, values, self.state.get(key)), exc)
                 updated = self.state.get(key)

@@ -1,11 +1,12 @@
 """Stateless nodes: a run of stateless stages fused into one node, and the two-stream combinations."""
 from __future__ import annotations
 
+import operator
 from typing import Callable
 
 from ..dstream import DStream
-from ..errors import UsageError
-from .batch import Step, count_pairs_step
+from ..errors import RECORD_ERRORS, UsageError
+from .batch import Step, as_pair, count_pairs_step, require_pairs
 
 #: records taken through the fused steps at a time when a batch is larger
 SLICE_RECORDS = 4096
@@ -36,7 +37,7 @@ class TransformedDStream(DStream):
         if len(batch) > SLICE_RECORDS and self.steps[0].sliceable:
             try:
                 return self._run_in_slices(batch, t)
-            except Exception:  # noqa: BLE001 - redo the batch step by step, where bad records are named
+            except RECORD_ERRORS:  # noqa: BLE001 - redo the batch step by step, where bad records are named
                 pass
         return self._run_steps(self.steps, batch, t)
 
@@ -72,7 +73,7 @@ class TransformedDStream(DStream):
         for step in steps:
             try:
                 batch = step.fast(batch, t)
-            except Exception:  # noqa: BLE001 - redo record by record to name or skip the bad ones
+            except RECORD_ERRORS:  # noqa: BLE001 - redo record by record to name or skip the bad ones
                 reject = reject or self.context.record_errors.rejecter(t, ",".join(self.input_names))
                 batch = step.slow(batch, t, reject)
         return batch
@@ -90,6 +91,7 @@ class TransformedWithDStream(DStream):
         super().__init__(left.context, [left, right])
         self.func = func
         self.label = label
+        self.needs_pairs = func is not operator.add  # the joins and cogroup; union takes any records
 
     def compute(self, t: int) -> list | None:
         left, right = (parent.get_or_compute(t) for parent in self.dependencies)
@@ -97,8 +99,10 @@ class TransformedWithDStream(DStream):
             return None
         left, right = left or [], right or []
         try:
+            if self.needs_pairs:
+                require_pairs(left), require_pairs(right)
             return self.func(left, right)
-        except Exception:  # noqa: BLE001 - a record that is not a (key, value) pair
+        except RECORD_ERRORS:  # noqa: BLE001 - a record that is not a (key, value) pair
             reject = self.context.record_errors.rejecter(t, ",".join(self.input_names))
             return self.func(_pairs_only(left, self.label, reject), _pairs_only(right, self.label, reject))
 
@@ -107,9 +111,9 @@ def _pairs_only(batch: list, label: str, reject) -> list:
     pairs = []
     for record in batch:
         try:
-            key, value = record
+            key, value = as_pair(record)
             hash(key)
             pairs.append((key, value))
-        except Exception as exc:  # noqa: BLE001
-            reject(label, record, TypeError(f"expected a (key, value) pair with a hashable key: {exc}"))
+        except RECORD_ERRORS as exc:  # noqa: BLE001
+            reject(label, record, exc)
     return pairs

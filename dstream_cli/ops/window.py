@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Callable
 
 from ..dstream import DStream
+from ..errors import RECORD_ERRORS
 
 #: PySpark reuses the previous window only when the window spans at least this many slides
 INCREMENTAL_MIN_SLIDES = 5
@@ -74,7 +75,7 @@ class ReducedWindowedDStream(DStream):
                 if key in into:
                     try:
                         into[key] = func(into[key], value)
-                    except Exception as exc:  # noqa: BLE001
+                    except RECORD_ERRORS as exc:  # noqa: BLE001
                         reject(self.label, (key, into.pop(key), value), exc)
                 else:
                     into[key] = value
@@ -85,12 +86,12 @@ class ReducedWindowedDStream(DStream):
             if key in window:  # keys not in the previous window are ignored (Spark's leftOuterJoin)
                 try:
                     window[key] = self.inv_func(window[key], value)
-                except Exception as exc:  # noqa: BLE001
+                except RECORD_ERRORS as exc:  # noqa: BLE001
                     reject(self.label, (key, window.pop(key), value), exc)
 
     def _keep(self, pair, reject) -> bool:
         try:
             return bool(self.filter_func(pair))
-        except Exception as exc:  # noqa: BLE001
+        except RECORD_ERRORS as exc:  # noqa: BLE001
             reject(self.label, pair, exc)
             return False
