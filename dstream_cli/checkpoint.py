@@ -25,12 +25,16 @@ import sys
 import orjson
 
 from .errors import DstreamError, UsageError
-from .fsio import write_atomically
+from .fsio import DirectoryLock, write_atomically
 
 FORMAT = "dstream-checkpoint"
 VERSION = 1
 KEEP = 2
 _NAME = re.compile(r"checkpoint-(\d+)\.json$")
+
+
+class CheckpointInvalid(DstreamError):
+    """One checkpoint file cannot be resumed from (unreadable, or wrong inside): the previous one is tried."""
 
 
 class Unsaveable(DstreamError):
@@ -86,13 +90,30 @@ def decode(value):
     return value
 
 
+class CheckpointUnusable(DstreamError):
+    """Checkpoints are there but none can be resumed from: refuse rather than silently start over (exit 1)."""
+
+
 class CheckpointStore:
-    def __init__(self, directory: str, stderr=None) -> None:
+    """The checkpoints of one directory, which this process holds locked while it runs.
+
+    Only checkpoints this run wrote (and the one it resumed from) are ever deleted, once a newer
+    one is complete; recovering never deletes anything.
+    """
+
+    def __init__(self, directory: str, stderr=None, start_fresh: bool = False) -> None:
         self.directory = directory
         self.stderr = stderr or sys.stderr
+        self.start_fresh = start_fresh
         os.makedirs(directory, mode=0o700, exist_ok=True)
+        self.lock = DirectoryLock(directory, "--checkpoint")
         for partial in glob.glob(os.path.join(directory, ".checkpoint-*.tmp")):
             os.unlink(partial)  # a write that a crash cut short; the checkpoint before it is complete
+        self._kept: list[str] = []  # oldest first: what this run may delete once KEEP newer ones exist
+        self._older: list[str] = []  # checkpoints older than the one resumed from, deleted after the first write
+
+    def close(self) -> None:
+        self.lock.release()
 
     def _paths_newest_first(self) -> list[str]:
         paths = [p for p in glob.glob(os.path.join(self.directory, "checkpoint-*.json")) if _NAME.search(p)]
@@ -105,28 +126,85 @@ class CheckpointStore:
         document = {"format": FORMAT, "version": VERSION, "batch_ms": batch_ms, "zero_ms": zero_ms,
                     "time": t, "chain": graph.fingerprint(), "nodes": nodes}
         name = f"checkpoint-{t}.json"
+        path = os.path.join(self.directory, name)
         try:
-            write_atomically(os.path.join(self.directory, name), orjson.dumps(document), 0o600)
+            write_atomically(path, orjson.dumps(document), 0o600)
         except OSError as exc:
             raise DstreamError(f"--checkpoint {self.directory}: cannot write {name}: {exc.strerror or exc}") from None
-        for old in self._paths_newest_first()[KEEP:]:
-            os.unlink(old)
-
-    def load(self, graph, batch_ms: int) -> dict | None:
-        """The newest readable checkpoint, checked against this chain; None when there is none."""
-        for path in self._paths_newest_first():
+        if path not in self._kept:
+            self._kept.append(path)
+        doomed, self._older = self._older, []
+        while len(self._kept) > KEEP:
+            doomed.append(self._kept.pop(0))
+        for old in doomed:
             try:
-                with open(path, "rb") as handle:
-                    document = orjson.loads(handle.read())
-                if document.get("format") != FORMAT:
-                    raise ValueError("not a dstream checkpoint")
-            except (OSError, ValueError) as exc:
-                print(f"dstream: warning: checkpoint {path} is unreadable ({exc}); trying the previous one",
-                      file=self.stderr, flush=True)
+                os.unlink(old)
+            except FileNotFoundError:
+                pass
+
+    def load_into(self, graph, batch_ms: int) -> dict | None:
+        """Restore *graph* from the newest checkpoint that is readable and whole, falling back to older ones;
+        None when there is none. Checkpoints that are all unusable are refused unless ``start_fresh``."""
+        paths = self._paths_newest_first()
+        unusable: list[str] = []
+        for index, path in enumerate(paths):
+            try:
+                document = self._read(path)
+            except CheckpointInvalid as exc:
+                unusable.append(os.path.basename(path))
+                print(f"dstream: warning: {exc}; trying the previous one", file=self.stderr, flush=True)
                 continue
             self._check_compatible(document, graph, batch_ms, path)
+            try:
+                self._restore(graph, document, path)
+            except CheckpointInvalid as exc:
+                unusable.append(os.path.basename(path))
+                print(f"dstream: warning: {exc}; trying the previous one", file=self.stderr, flush=True)
+                continue
+            self._kept = [path]
+            self._older = paths[index + 1:]
             return document
+        if unusable and not self.start_fresh:
+            raise CheckpointUnusable(
+                f"--checkpoint {self.directory}: no checkpoint can be resumed from ({', '.join(unusable)}"
+                " unreadable); move them away, or pass --start-fresh to start from nothing beside them")
+        if unusable:
+            print(f"dstream: warning: --start-fresh: starting from nothing; {', '.join(unusable)} left in place",
+                  file=self.stderr, flush=True)
         return None
+
+    @staticmethod
+    def _read(path: str) -> dict:
+        """The document at *path*, its fields checked (not the nodes: restoring them checks those)."""
+        try:
+            with open(path, "rb") as handle:
+                document = orjson.loads(handle.read())
+        except (OSError, ValueError) as exc:
+            raise CheckpointInvalid(f"checkpoint {path} is unreadable ({exc})") from None
+        if not isinstance(document, dict) or document.get("format") != FORMAT:
+            raise CheckpointInvalid(f"checkpoint {path} is not a dstream checkpoint")
+        for field, kind in (("version", int), ("batch_ms", int), ("zero_ms", int), ("time", int), ("chain", list),
+                            ("nodes", list)):
+            if not isinstance(document.get(field), kind) or isinstance(document.get(field), bool):
+                found = "missing" if field not in document else f"a {type(document[field]).__name__}"
+                raise CheckpointInvalid(f"checkpoint {path}: field {field!r} should be a {kind.__name__}, is {found}")
+        if document["batch_ms"] <= 0 or (document["time"] - document["zero_ms"]) % document["batch_ms"]:
+            raise CheckpointInvalid(f"checkpoint {path}: field 'time' {document['time']} is not a batch time "
+                                    f"(zero {document['zero_ms']} plus a multiple of {document['batch_ms']} ms)")
+        return document
+
+    @staticmethod
+    def _restore(graph, document: dict, path: str) -> None:
+        nodes = graph.stateful_nodes()
+        if len(document["nodes"]) != len(nodes):
+            raise CheckpointInvalid(f"checkpoint {path}: field 'nodes' has {len(document['nodes'])} entries, "
+                                    f"the chain has {len(nodes)}")
+        for index, (node, data) in enumerate(zip(nodes, document["nodes"])):
+            try:
+                node.restore(decode(data))
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                what = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+                raise CheckpointInvalid(f"checkpoint {path}: field 'nodes[{index}]' ({node.label}): {what}") from None
 
     def _check_compatible(self, document: dict, graph, batch_ms: int, path: str) -> None:
         from .duration import format_duration
@@ -147,7 +225,3 @@ class CheckpointStore:
                 f"checkpoint in {self.directory} was written for another chain: node {where} was {was!r},"
                 f" now {now!r}; use the same stages or another --checkpoint directory")
 
-    @staticmethod
-    def restore(graph, document: dict) -> None:
-        for node, data in zip(graph.stateful_nodes(), document["nodes"]):
-            node.restore(decode(data))

@@ -35,12 +35,13 @@ class StreamingContext:
     When every input is a queue (``queue_stream``), time is simulated and batches run back to back.
     *checkpoint* is a directory for state and progress; with it, *wal* logs what non-replayable inputs
     receive so a crash loses none of it. *max_backlog* caps the records an input holds between batches.
+    Checkpoints that are all unreadable are refused (exit 1) unless *start_fresh*.
     """
 
     def __init__(self, batch_interval=1, *, checkpoint: str | None = None, on_error: str = "fail",
                  dead_letter: str | None = None, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
                  wal: bool = False, max_backlog: int | None = DEFAULT_MAX_BACKLOG, stdout=None,
-                 stderr=None) -> None:
+                 stderr=None, start_fresh: bool = False) -> None:
         self.batch_ms = parse_duration(batch_interval)
         self.zero_ms = 0
         self.graph = DStreamGraph()
@@ -56,7 +57,7 @@ class StreamingContext:
         if checkpoint:
             from .checkpoint import CheckpointStore
 
-            self.checkpoints = CheckpointStore(checkpoint, self.stderr())
+            self.checkpoints = CheckpointStore(checkpoint, self.stderr(), start_fresh)
         self.rate_limiter = RateLimiter()
         self.clock = None
         self.state_streams: list = []
@@ -179,7 +180,13 @@ class StreamingContext:
             return self._scheduler.run()
         finally:
             restore_signals()
+            self.close()
             self._done.set()
+
+    def close(self) -> None:
+        """Release the checkpoint directory (done by ``run`` at its end; for a context that never ran)."""
+        if self.checkpoints is not None:
+            self.checkpoints.close()
 
     def start(self, options: RunOptions | None = None) -> None:
         """Start running on a background thread (Spark's non-blocking ``start``)."""

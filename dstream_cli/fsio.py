@@ -77,6 +77,7 @@ class DirectoryLock:
 
     def __init__(self, directory: str, what: str) -> None:
         path = os.path.join(directory, "lock")
+        self._fd: int | None = None
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -92,3 +93,5 @@ class DirectoryLock:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+    __del__ = release

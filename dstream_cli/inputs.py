@@ -82,7 +82,7 @@ class InputDStream(DStream):
         return None
 
     def seek(self, position) -> None:
-        pass
+        """Resume after *position* (None: the start); lazily, so a later restore can still replace it."""
 
     def recover(self) -> int | None:
         """Put back what the write-ahead log holds beyond the checkpoint; return its latest arrival time."""
@@ -98,8 +98,7 @@ class InputDStream(DStream):
 
     def restore(self, data: dict) -> None:
         super().restore(data)
-        if data.get("position") is not None:
-            self.seek(data["position"])
+        self.seek(data.get("position"))  # None: from the start (a checkpoint written before any input)
 
 
 class InputFailed(DstreamError):
@@ -117,8 +116,13 @@ class QueueInputDStream(InputDStream):
         self._next: Block | None = None
         self._consumed = 0
         self._exhausted = False
+        self._skip_to = 0
 
     def _peek(self) -> Block | None:
+        while self._consumed < self._skip_to and not self._exhausted:  # a restored position, applied once
+            self._exhausted = next(self._batches, None) is None
+            self._consumed += not self._exhausted
+        self._skip_to = 0
         if self._next is None and not self._exhausted:
             self._next = next(self._batches, None)
             self._exhausted = self._next is None
@@ -142,12 +146,10 @@ class QueueInputDStream(InputDStream):
     def position(self) -> int:
         return self._consumed
 
-    def seek(self, position: int) -> None:
-        for _ in range(position - self._consumed):
-            if self._peek() is None:
-                break
-            self._next = None
-            self._consumed += 1
+    def seek(self, position: int | None) -> None:
+        if position is not None and (type(position) is not int or position < 0):
+            raise ValueError(f"position {position!r} should be a count of queue batches")
+        self._skip_to = position or 0
 
 
 class ReceiverInputDStream(InputDStream):

@@ -1,4 +1,9 @@
-"""--on-error and --dead-letter: a bad record stops the run with a message, or is counted and kept aside."""
+"""--on-error and --dead-letter: a bad record stops the run with a message, or is counted and kept aside.
+
+Each dead letter has an ``id``, ``"<batch time>-<n>"``: the n-th record rejected in that batch. A batch
+recomputed after a crash rejects the same records in the same order, so after a restart the ids
+already in the file (those past the checkpoint resumed from) are not written again: exactly once.
+"""
 from __future__ import annotations
 
 import base64
@@ -25,6 +30,8 @@ class RecordErrors:
         self.skipped = 0
         self._lock = threading.Lock()
         self._file = None
+        self._in_batch: dict[int, int] = {}  # batch time -> records rejected in it so far
+        self._already_written: set[str] = set()
 
     def rejecter(self, t: int, input_name: str):
         """The ``reject(label, record, exc, whole_batch=False)`` callback for one batch and input."""
@@ -39,13 +46,28 @@ class RecordErrors:
 
         return reject
 
+    def resume_after(self, t: int) -> None:
+        """Resuming after batch *t*: note the dead letters that batches after it wrote before a crash."""
+        if self.dead_letter is None or not os.path.exists(self.dead_letter):
+            return
+        try:
+            self._already_written = {entry["id"] for entry in _entries_after(self.dead_letter, t) if "id" in entry}
+        except OSError as exc:
+            raise DstreamError(f"--dead-letter {self.dead_letter}: cannot read: {exc.strerror or exc}") from None
+
     def _write(self, label: str, record, reason: str, t: int, input_name: str) -> None:
         with self._lock:
             self.skipped += 1
             if self.dead_letter is None:
                 return
+            if t not in self._in_batch:
+                self._in_batch = {u: n for u, n in self._in_batch.items() if u >= t}  # older batches are done
+            number = self._in_batch[t] = self._in_batch.get(t, 0) + 1
+            entry = {"id": f"{t}-{number}", **entry_for(label, record, reason, t, input_name)}
+            if entry["id"] in self._already_written:
+                return
             try:
-                self._append(entry_for(label, record, reason, t, input_name))
+                self._append(entry)
             except OSError as exc:
                 raise DstreamError(f"--dead-letter {self.dead_letter}: cannot write: {exc.strerror or exc}") from None
 
@@ -59,6 +81,45 @@ class RecordErrors:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+def _entries_after(path: str, t: int, block: int = 1 << 16) -> list[dict]:
+    """The entries of batches after *t*, read backwards from the end (lines are in batch order); a last line
+    that a crash cut short is cut off, so the next entry starts on a line of its own."""
+    with open(path, "rb+") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        tail, start = b"", size
+        while start > 0:
+            start = max(0, start - block)
+            handle.seek(start)
+            tail = handle.read(size - start)
+            first_complete = tail.find(b"\n") + 1 if start else 0
+            lines = tail[first_complete:].split(b"\n")
+            oldest = next((line for line in lines if line.strip()), None)
+            if oldest is not None and _batch_time(oldest) <= t:
+                break
+        end = tail.rfind(b"\n") + 1
+        if start + end < size:
+            handle.truncate(start + end)
+        tail = tail[:end]
+    lines = tail.split(b"\n")[1 if start else 0:]
+    entries = []
+    for line in lines:
+        if line.strip():
+            try:
+                entry = orjson.loads(line)
+            except ValueError:
+                continue
+            if isinstance(entry, dict) and isinstance(entry.get("batch_time"), int) and entry["batch_time"] > t:
+                entries.append(entry)
+    return entries
+
+
+def _batch_time(line: bytes) -> int:
+    try:
+        return orjson.loads(line).get("batch_time", -1)
+    except (ValueError, AttributeError):
+        return -1
 
 
 def entry_for(label: str, record, reason: str, t: int, input_name: str) -> dict:

@@ -223,3 +223,120 @@ def test_keyed_stages_need_pairs_and_say_so_showing_the_record(stage):
     result = invoke(["--queue", "-", *extra, *stage, "emit"], input="to\n")
     assert result.exit_code == 1
     assert "needs (key, value) pairs, not a str; record 'to'" in result.stderr
+
+
+# --- checkpoints: one owner, never silently discarded, never pruned while recovering --------------------
+
+def queue_of(*batches):
+    return "".join("".join(f"{line}\n" for line in batch) + "\n" for batch in batches)
+
+
+COUNT = ["map", "(x, 1)", "update-state", "sum", "emit"]
+
+
+def test_a_second_process_on_the_same_checkpoint_exits_2_naming_the_holder(tmp_path):
+    first = subprocess.Popen([*installed_dstream(), "--checkpoint", str(tmp_path / "ck"), "--batch", "200ms", *COUNT],
+                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: (tmp_path / "ck" / "lock").exists() and (tmp_path / "ck" / "lock").read_text().strip(),
+                 what="the first process's lock")
+        second = run(["--checkpoint", str(tmp_path / "ck"), *COUNT], input="a\n")
+        assert second.returncode == 2
+        assert f"is in use by another dstream (pid {first.pid})" in second.stderr
+    finally:
+        first.stdin.close()
+        first.wait(timeout=20)
+    assert run(["--checkpoint", str(tmp_path / "ck"), "--batch", "200ms", *COUNT], input="a\n").returncode == 0
+
+
+def test_no_readable_checkpoint_is_refused_unless_start_fresh(tmp_path):
+    ck = tmp_path / "ck"
+    assert invoke(["--queue", "-", "--checkpoint", ck, *COUNT], input=queue_of(["a"], ["a"])).exit_code == 0
+    for path in ck.glob("checkpoint-*.json"):
+        path.write_bytes(b'{"format": "dstream-che')
+    refused = invoke(["--queue", "-", "--checkpoint", ck, *COUNT], input=queue_of(["a"]))
+    assert refused.exit_code == 1 and refused.stdout == ""
+    assert "no checkpoint can be resumed from (checkpoint-2000.json, checkpoint-1000.json unreadable)" in refused.stderr
+    fresh = invoke(["--queue", "-", "--checkpoint", ck, "--start-fresh", *COUNT], input=queue_of(["a"]))
+    assert fresh.exit_code == 0 and fresh.stdout == "a\t1\n"
+
+
+def test_a_corrupt_newer_checkpoint_never_gets_good_ones_pruned(tmp_path):
+    ck = tmp_path / "ck"
+    args = ["--queue", "-", "--checkpoint", ck, *COUNT]
+    assert invoke(["--batches", "3", *args], input=queue_of(*[["a"]] * 6)).exit_code == 0
+    (ck / "checkpoint-9000.json").write_bytes(b"garbage")
+    resumed = invoke(["--batches", "5", *args], input=queue_of(*[["a"]] * 6))
+    assert resumed.exit_code == 0 and resumed.stdout == "a\t4\na\t5\n"
+    names = sorted(p.name for p in ck.glob("checkpoint-*"))
+    assert names == ["checkpoint-4000.json", "checkpoint-5000.json", "checkpoint-9000.json"]
+    again = invoke(["--batches", "6", *args], input=queue_of(*[["a"]] * 6))
+    assert again.stdout == "a\t6\n" and "checkpoint-9000.json is unreadable" in again.stderr
+
+
+@pytest.mark.parametrize("damage, field", [
+    (lambda d: d.pop("nodes"), "'nodes'"),
+    (lambda d: d.update(time=2500), "'time' 2500 is not a batch time"),
+    (lambda d: d["nodes"][0]["d"][1].__setitem__(1, 1.5), "'nodes[0]'"),
+    (lambda d: d["nodes"][2]["d"].pop(1), "'nodes[2]'"),
+])
+def test_a_checkpoint_wrong_inside_is_named_with_its_field_and_the_previous_one_is_used(tmp_path, damage, field):
+    import orjson
+
+    ck = tmp_path / "ck"
+    args = ["--queue", "-", "--checkpoint", ck, *COUNT]
+    assert invoke(["--batches", "2", *args], input=queue_of(*[["a"]] * 3)).exit_code == 0
+    newest = ck / "checkpoint-2000.json"
+    document = orjson.loads(newest.read_bytes())
+    damage(document)
+    newest.write_bytes(orjson.dumps(document))
+    result = invoke(["--batches", "3", *args], input=queue_of(*[["a"]] * 3))
+    assert result.exit_code == 0, result.stderr
+    warning, = [line for line in result.stderr.splitlines() if "checkpoint-2000.json" in line]
+    assert field in warning and "trying the previous one" in warning
+    assert result.stdout == "a\t2\na\t3\n"  # batch 2 redone from the checkpoint of batch 1
+
+
+def test_batches_counts_from_the_start_of_a_queue_across_restarts(tmp_path):
+    ck = tmp_path / "ck"
+    args = ["--queue", "-", "--checkpoint", ck, *COUNT]
+    queue = queue_of(*[["a"]] * 6)
+    assert invoke(["--batches", "2", *args], input=queue).stdout == "a\t1\na\t2\n"
+    assert invoke(["--batches", "4", *args], input=queue).stdout == "a\t3\na\t4\n"
+    done = invoke(["--batches", "4", *args], input=queue)
+    assert done.exit_code == 0 and done.stdout == ""
+    assert sorted(p.name for p in ck.glob("checkpoint-*")) == ["checkpoint-3000.json", "checkpoint-4000.json"]
+
+
+def test_a_finished_queue_job_run_again_adds_no_batch(tmp_path):
+    ck = tmp_path / "ck"
+    args = ["--queue", "-", "--checkpoint", ck, *COUNT]
+    assert invoke(args, input=queue_of(["a"], ["a"])).stdout == "a\t1\na\t2\n"
+    for _ in range(2):
+        again = invoke(args, input=queue_of(["a"], ["a"]))
+        assert again.exit_code == 0 and again.stdout == ""
+    assert sorted(p.name for p in ck.glob("checkpoint-*")) == ["checkpoint-1000.json", "checkpoint-2000.json"]
+
+
+def test_dead_letters_are_written_exactly_once_across_a_sigkill(tmp_path):
+    """Batch 2 wrote its dead letters, then was killed before its checkpoint: redone, it writes none twice."""
+    import orjson
+
+    queue = tmp_path / "q"
+    queue.write_text(queue_of(["1", "x1"], ["2", "x2", "x3"], ["3", "x4"]))
+    marker, dead = tmp_path / "stalled", tmp_path / "dead.jsonl"
+    stall = (f"if t == 2000 and not os.path.exists({str(marker)!r}):\n"
+             f"    open({str(marker)!r}, 'w').close(); time.sleep(60)\nreturn batch")
+    args = [*installed_dstream(), "--import", "os", "--import", "time", "--queue", str(queue), "--checkpoint",
+            str(tmp_path / "ck"), "--on-error", "skip", "--dead-letter", str(dead), "map", "int(x)",
+            "transform", stall, "reduce", "sum", "emit"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(marker.exists, what="batch 2 to stall")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert len(dead.read_text().splitlines()) == 3  # x1, and batch 2's x2 and x3 before the kill
+    again = subprocess.run(args, capture_output=True, text=True, timeout=30)
+    assert again.returncode == 0, again.stderr
+    entries = [orjson.loads(line) for line in dead.read_text().splitlines()]
+    assert [e["record"] for e in entries] == ["x1", "x2", "x3", "x4"]
+    assert [e["id"] for e in entries] == ["1000-1", "2000-1", "2000-2", "3000-1"]

@@ -75,7 +75,7 @@ def test_checkpoint_written_at_graceful_stop(tmp_path):
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=30)
     producer.kill()
-    newest = max(ck.iterdir(), key=lambda p: p.name)
+    newest = max(ck.glob("checkpoint-*.json"), key=lambda p: int(p.name.split("-")[1].split(".")[0]))
     state = orjson.loads(newest.read_bytes())["nodes"]
     assert "100" in str(state)  # 1000 records over 10 last digits: each has a running total of 100
 

@@ -141,7 +141,7 @@ def test_a_batch_whose_output_failed_is_not_marked_done_and_a_restart_redoes_it(
     first = subprocess.run(command, input=batches, capture_output=True, text=True, timeout=60)
     assert first.returncode == 1 and "exited 4 for batch 2000" in first.stderr
     assert "retrying" in first.stderr and "after 2 attempts" in first.stderr
-    assert sorted(os.listdir(checkpoint)) == ["checkpoint-1000.json"]
+    assert sorted(p.name for p in checkpoint.glob("checkpoint-*")) == ["checkpoint-1000.json"]
     flag.unlink()
     second = subprocess.run(command, input=batches, capture_output=True, text=True, timeout=60)
     assert second.returncode == 0, second.stderr

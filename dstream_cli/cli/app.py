@@ -61,6 +61,9 @@ def _start_time(value: str) -> int:
               help="Queue mode: the stream's zero time; batch i is at (i+1) * --batch after it.")
 @click.option("--checkpoint", type=click.Path(file_okay=False), metavar="DIR",
               help="Save state, windows and progress after every batch; resume from it on start.")
+@click.option("--start-fresh", is_flag=True,
+              help="With --checkpoint: start from nothing when no checkpoint there can be read (they are left in "
+                   "place); without it such a directory is refused.")
 @click.option("--wal", is_flag=True,
               help="With --checkpoint: log what stdin, sockets and receivers deliver before processing it, "
                    "so a crash loses none of it.")

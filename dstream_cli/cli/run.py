@@ -68,29 +68,31 @@ def run(specs: list[StageSpec], options: dict) -> ExitStatus:
     context = StreamingContext(
         f"{options['batch']}ms", checkpoint=options["checkpoint"], on_error=options["on_error"],
         dead_letter=options["dead_letter"], max_line_bytes=options["max_line_bytes"], wal=options["wal"],
-        max_backlog=options["max_backlog"],
+        max_backlog=options["max_backlog"], start_fresh=options["start_fresh"],
     )
-    main_name, main_kind, main_target = _main_input(options)
-    factories = {main_name: _input_factory(context, main_name, main_kind, main_target, options)}
-    kinds = {main_name: main_kind}
-    for name, kind, target in options["inputs"]:
-        if name in factories:
-            raise UsageError(f"-i {name}: the name {name!r} is used twice")
-        factories[name] = _input_factory(context, name, kind, target, options)
-        kinds[name] = kind
-    ChainBuilder(context, factories, main_name, Namespace(options["imports"])).build(specs)
-    used = [stream.name for stream in context.graph.used_inputs()]
-    if any(kinds[n] == "queue" for n in used) and not all(kinds[n] == "queue" for n in used):
-        raise UsageError(f"if any input is queue:, all must be (inputs here: "
-                         f"{', '.join(f'{n} ({kinds[n]})' for n in used)})")
-    progress = options["progress"]
-    if progress is None:
-        progress = sys.stderr.isatty()
-    run_options = RunOptions(
-        batches=options["batches"], run_for_ms=options["run_for"], stop_file=options["stop_file"],
-        metrics_path=options["metrics"], progress=progress, max_rate=options["max_rate"],
-        backpressure=options["backpressure"], initial_rate=options["initial_rate"],
-        output_retries=options["output_retries"], start_time_ms=options["start_time"],
-    )
-    return context.run(run_options)
-
+    try:
+        main_name, main_kind, main_target = _main_input(options)
+        factories = {main_name: _input_factory(context, main_name, main_kind, main_target, options)}
+        kinds = {main_name: main_kind}
+        for name, kind, target in options["inputs"]:
+            if name in factories:
+                raise UsageError(f"-i {name}: the name {name!r} is used twice")
+            factories[name] = _input_factory(context, name, kind, target, options)
+            kinds[name] = kind
+        ChainBuilder(context, factories, main_name, Namespace(options["imports"])).build(specs)
+        used = [stream.name for stream in context.graph.used_inputs()]
+        if any(kinds[n] == "queue" for n in used) and not all(kinds[n] == "queue" for n in used):
+            raise UsageError(f"if any input is queue:, all must be (inputs here: "
+                             f"{', '.join(f'{n} ({kinds[n]})' for n in used)})")
+        progress = options["progress"]
+        if progress is None:
+            progress = sys.stderr.isatty()
+        run_options = RunOptions(
+            batches=options["batches"], run_for_ms=options["run_for"], stop_file=options["stop_file"],
+            metrics_path=options["metrics"], progress=progress, max_rate=options["max_rate"],
+            backpressure=options["backpressure"], initial_rate=options["initial_rate"],
+            output_retries=options["output_retries"], start_time_ms=options["start_time"],
+        )
+        return context.run(run_options)
+    finally:
+        context.close()

@@ -47,6 +47,7 @@ class JobScheduler:
         self.metrics = MetricsWriter(options.metrics_path) if options.metrics_path else None
         self.listeners: list = []
         self.estimator: PIDRateEstimator | None = None
+        self.resumed = False
 
     # --- lifecycle -------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -63,18 +64,17 @@ class JobScheduler:
         self.clock = ManualClock(self.options.start_time_ms) if simulated else SystemClock()
         context.clock = self.clock
         batch = context.batch_ms
-        document = context.checkpoints.load(graph, batch) if context.checkpoints else None
+        graph.initialize()
+        document = context.checkpoints.load_into(graph, batch) if context.checkpoints else None
         if document is not None:
             context.zero_ms = document["zero_ms"]
+            context.record_errors.resume_after(document["time"])
         elif simulated:
             context.zero_ms = self.options.start_time_ms
         else:
             context.zero_ms = self.clock.next_aligned(batch) - batch
-        graph.initialize()
-        t = context.zero_ms + batch
-        if document is not None:
-            context.checkpoints.restore(graph, document)
-            t = document["time"] + batch
+        t = context.zero_ms + batch if document is None else document["time"] + batch
+        self.resumed = document is not None
         context.warn_state_without_checkpoint()
         if self.options.backpressure:
             self.estimator = PIDRateEstimator(batch)
@@ -131,10 +131,23 @@ class JobScheduler:
     def _all_finished(self) -> bool:
         return all(getattr(stream, "finished", True) for stream in self.inputs)
 
+    def _batches_done(self, t: int, simulated: bool, run_here: int) -> bool:
+        """``--batches N`` is reached. On the simulated clock N counts from the stream's zero time, so a
+        resumed run ends where an uninterrupted one would (and a finished one runs nothing more); on the
+        system clock, whose times jump across a restart, N counts the batches of this run."""
+        limit = self.options.batches
+        if limit is None:
+            return False
+        done = (t - self.context.zero_ms) // self.context.batch_ms - 1 if simulated else run_here
+        return done >= limit
+
     def _loop(self, t: int, simulated: bool, deadline) -> None:
-        batch, zero = self.context.batch_ms, self.context.zero_ms
+        batch = self.context.batch_ms
         stopping = False
-        while True:
+        run_here = 0
+        if self.resumed and self.options.batches is None and all(stream.ended for stream in self.inputs):
+            return  # a finished job run again: nothing has arrived since its last batch
+        while not self._batches_done(t, simulated, run_here):
             if not simulated:
                 self._wait_for(t, deadline)
             if self._should_stop(deadline) and not stopping:
@@ -143,9 +156,7 @@ class JobScheduler:
                     stream.stop()
             drain = stopping or (self.options.batches is None and self._all_finished())
             self.run_batch(t, drain)
-            index = (t - zero) // batch
-            if self.options.batches is not None and index >= self.options.batches:
-                return
+            run_here += 1
             if stopping and (simulated or not any(stream.backlog() for stream in self.inputs)):
                 return
             if self.options.batches is None and all(stream.ended for stream in self.inputs):
