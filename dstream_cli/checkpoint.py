@@ -25,11 +25,12 @@ import sys
 import orjson
 
 from .errors import DstreamError, UsageError
-from .fsio import DirectoryLock, write_atomically
+from .fsio import DirectoryLock, append_durably, truncate_torn_tail, write_atomically
 
 FORMAT = "dstream-checkpoint"
 VERSION = 1
 KEEP = 2
+ALLOCATIONS = "allocations.jsonl"
 _NAME = re.compile(r"checkpoint-(\d+)\.json$")
 
 
@@ -109,11 +110,47 @@ class CheckpointStore:
         self.lock = DirectoryLock(directory, "--checkpoint")
         for partial in glob.glob(os.path.join(directory, ".checkpoint-*.tmp")):
             os.unlink(partial)  # a write that a crash cut short; the checkpoint before it is complete
+        self._allocations: int | None = None  # file descriptor of ALLOCATIONS, once written to
         self._kept: list[str] = []  # oldest first: what this run may delete once KEEP newer ones exist
         self._older: list[str] = []  # checkpoints older than the one resumed from, deleted after the first write
 
     def close(self) -> None:
+        if self._allocations is not None:
+            os.close(self._allocations)
+            self._allocations = None
         self.lock.release()
+
+    # --- the allocation log: what each batch was given, before its outputs run -----------------------
+    def log_allocation(self, t: int, positions: list) -> None:
+        """Record, durably, the input positions that batch *t* was allocated up to (Spark logs its block
+        allocations the same way): after a crash the batch is recomputed with the same time and records."""
+        line = orjson.dumps({"time": t, "positions": encode(positions, f"the input positions of batch {t}")}) + b"\n"
+        try:
+            if self._allocations is None:
+                path = os.path.join(self.directory, ALLOCATIONS)
+                self._allocations = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            append_durably(self._allocations, line, os.fstat(self._allocations).st_size)
+            os.fsync(self._allocations)
+        except OSError as exc:
+            raise DstreamError(f"--checkpoint {self.directory}: cannot write {ALLOCATIONS}: {exc.strerror or exc}"
+                               ) from None
+
+    def allocations_after(self, t: int) -> list[tuple[int, list]]:
+        """(batch time, input positions) of the batches allocated after *t*, oldest first."""
+        path = os.path.join(self.directory, ALLOCATIONS)
+        if not os.path.exists(path):
+            return []
+        found = []
+        for number, line in enumerate(truncate_torn_tail(path).splitlines(), 1):
+            try:
+                entry = orjson.loads(line)
+                time, positions = entry["time"], decode(entry["positions"])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise CheckpointUnusable(f"--checkpoint {self.directory}: {ALLOCATIONS} line {number} is "
+                                         f"unreadable ({exc}); move the file away to resume without it") from None
+            if time > t:
+                found.append((time, positions))
+        return found
 
     def _paths_newest_first(self) -> list[str]:
         paths = [p for p in glob.glob(os.path.join(self.directory, "checkpoint-*.json")) if _NAME.search(p)]
@@ -131,6 +168,8 @@ class CheckpointStore:
             write_atomically(path, orjson.dumps(document), 0o600)
         except OSError as exc:
             raise DstreamError(f"--checkpoint {self.directory}: cannot write {name}: {exc.strerror or exc}") from None
+        if self._allocations is not None:
+            os.ftruncate(self._allocations, 0)  # this checkpoint covers every batch allocated so far
         if path not in self._kept:
             self._kept.append(path)
         doomed, self._older = self._older, []

@@ -30,9 +30,11 @@ class InputDStream(DStream):
     def input_names(self) -> tuple[str, ...]:
         return (self.name,)
 
-    def allocate(self, t: int, drain: bool = False) -> int:
-        """Give batch *t* everything received for it; return the number of records."""
-        block = self._receive(t, drain)
+    def allocate(self, t: int) -> int:
+        """Give batch *t* everything received up to *t*; return the number of records."""
+        return self._allocated(t, self._receive(t))
+
+    def _allocated(self, t: int, block: Block) -> int:
         self.allocated[t] = block
         self.records_in = len(block.records) + len(block.bad)
         return self.records_in
@@ -84,8 +86,18 @@ class InputDStream(DStream):
     def seek(self, position) -> None:
         """Resume after *position* (None: the start); lazily, so a later restore can still replace it."""
 
+    @property
+    def can_replay(self) -> bool:
+        """What this input gave a batch can be given again, from its position (replayable, or logged)."""
+        return self.replayable
+
+    def replay(self, t: int, position) -> int:
+        """Allocate to batch *t* again exactly what it had before a crash: everything from this input's
+        position to *position*, which the allocation log recorded for *t*. Returns the record count."""
+        raise NotImplementedError
+
     def recover(self) -> int | None:
-        """Put back what the write-ahead log holds beyond the checkpoint; return its latest arrival time."""
+        """Put back what the write-ahead log holds beyond the replayed batches; return its latest arrival time."""
         return None
 
     def checkpoint_written(self) -> None:
@@ -128,7 +140,7 @@ class QueueInputDStream(InputDStream):
             self._exhausted = self._next is None
         return self._next
 
-    def _receive(self, t: int, drain: bool) -> Block:
+    def _receive(self, t: int) -> Block:
         block = self._peek()
         if block is None:
             return Block([], [], None)
@@ -167,6 +179,7 @@ class ReceiverInputDStream(InputDStream):
         self.buffer = BlockBuffer(self.log, context.max_backlog)
         self.supervisor: ReceiverSupervisor | None = None
         self._seek_to = None
+        self._logged = None  # blocks the write-ahead log holds beyond the checkpoint, while recovering
 
     def start(self) -> None:
         self.supervisor = self.context.make_supervisor(self.receiver, self.name, self.buffer)
@@ -182,17 +195,36 @@ class ReceiverInputDStream(InputDStream):
         if self.log is not None:
             self.log.close()
 
+    @property
+    def can_replay(self) -> bool:
+        return self.replayable or self.log is not None
+
+    def replay(self, t: int, position) -> int:
+        if self.log is not None:
+            if self._logged is None:
+                self._logged = self.log.recover(self._seek_to or 0)
+            blocks = [b for b in self._logged if b.seq <= position]
+            self._logged = self._logged[len(blocks):]
+            records = [r for b in blocks for r in b.records]
+            bad = [x for b in blocks for x in b.bad]
+        else:
+            records, bad = self.receiver.read_between(self.buffer.position, position)
+        self.seek(position)
+        return self._allocated(t, Block(records, bad, position))
+
     def recover(self) -> int | None:
         if self.log is None:
             return None
-        return self.buffer.put_back(self.log.recover(self._seek_to or 0))
+        logged = self._logged if self._logged is not None else self.log.recover(self._seek_to or 0)
+        self._logged = []
+        return self.buffer.put_back(logged)
 
     def checkpoint_written(self) -> None:
         if self.log is not None and self.buffer.position is not None:
             self.log.checkpointed(self.buffer.position)
 
-    def _receive(self, t: int, drain: bool) -> Block:
-        return self.buffer.cut(None if drain else t)
+    def _receive(self, t: int) -> Block:
+        return self.buffer.cut(t)
 
     def check(self) -> None:
         """Raise what made the receiver unable to store what it received."""
@@ -216,6 +248,10 @@ class ReceiverInputDStream(InputDStream):
         return self.buffer.position if self.replayable or self.log is not None else None
 
     def seek(self, position) -> None:
+        if self.log is not None and position is not None and (type(position) is not int or position < 0):
+            raise ValueError(f"position {position!r} should be a write-ahead log seq")
+        if self.replayable and hasattr(self.receiver, "check_position"):
+            self.receiver.check_position(position)
         self._seek_to = position
         self.buffer.position = position
 

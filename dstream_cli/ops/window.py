@@ -61,10 +61,13 @@ class ReducedWindowedDStream(DStream):
             leaving = parent.slice(previous_end - self.window_ms + step, current_begin)
             entering = parent.slice(previous_end + step, t)
             window = dict(previous)
+            failed: set = set()
             if leaving:
                 gone = self._merge({}, leaving, self.func, reject)
-                self._subtract(window, gone, reject)
+                failed = self._subtract(window, gone)
             window = self._merge(window, entering, self.func, reject)
+            if failed:
+                self._recompute(window, failed, parent.slice(current_begin + step, t), reject)
         if self.filter_func is not None:
             return [kv for kv in window.items() if self._keep(kv, reject)]
         return list(window.items())
@@ -81,13 +84,26 @@ class ReducedWindowedDStream(DStream):
                     into[key] = value
         return into
 
-    def _subtract(self, window: dict, gone: dict, reject) -> None:
+    def _subtract(self, window: dict, gone: dict) -> set:
+        """Take what left the window out of it; return the keys whose inverse raised, which are left out.
+
+        The inverse is only a shortcut for reducing the window again, so its failure is no record error:
+        those keys are recomputed from the window's batches instead (``_recompute``)."""
+        failed = set()
         for key, value in gone.items():
             if key in window:  # keys not in the previous window are ignored (Spark's leftOuterJoin)
                 try:
                     window[key] = self.inv_func(window[key], value)
-                except RECORD_ERRORS as exc:  # noqa: BLE001
-                    reject(self.label, (key, window.pop(key), value), exc)
+                except RECORD_ERRORS:  # noqa: BLE001
+                    del window[key]
+                    failed.add(key)
+        return failed
+
+    def _recompute(self, window: dict, keys: set, batches: list[list], reject) -> None:
+        for key in keys:
+            window.pop(key, None)
+        only_those = [[(k, v) for k, v in batch if k in keys] for batch in batches]
+        self._merge(window, only_those, self.func, reject)
 
     def _keep(self, pair, reject) -> bool:
         try:

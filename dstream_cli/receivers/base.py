@@ -117,6 +117,9 @@ class ReceiverSupervisor:
     def push(self, records: list, bad: Iterable[BadRaw] = (), position=None, sync: bool = False) -> None:
         """Store records as the rate allows; *sync*: return only once they are durable in the write-ahead log.
 
+        *position* is where a replayable source stands after these records; when the rate limit stores
+        them in parts, it may be a function of the number stored so far, so that every part has its own
+        (a checkpoint between two parts then resumes between them). Bad input goes with the last part.
         If they cannot be stored (the write-ahead log's disk is full, a record has no log encoding),
         the receiver stops and the failure ends the run with exit 1: never a record silently lost.
         """
@@ -126,19 +129,22 @@ class ReceiverSupervisor:
             self._fail(ReceiverFailed(f"cannot store received records: {exc}"))
 
     def _push(self, records: list, bad: list, position, sync: bool) -> None:
-        while records and not self.stopped.is_set():
+        total, stored = len(records), 0
+        if callable(position):
+            position_after = position
+        else:  # a part before the last has no position of its own: it stands where the previous push left off
+            position_after = lambda count: position if count == total else None  # noqa: E731
+        while stored < total and not self.stopped.is_set():
             self.buffer.wait_for_room(self.stopped)
-            granted = self.rate.acquire(len(records), self.stopped)
-            part, records = (records, []) if granted >= len(records) else (records[:granted], records[granted:])
-            self.buffer.store(self.now_ms(), part, None, position if not records else None)
-            self.received += len(part)
-        if records:  # stopped while held back: what was read is still kept, never dropped
-            self.buffer.store(self.now_ms(), records, None, position)
-            self.received += len(records)
-        elif position is not None and not self.buffer:
-            self.buffer.store(self.now_ms(), [], None, position)
-        if bad:
-            self.buffer.store(self.now_ms(), [], bad)
+            granted = self.rate.acquire(total - stored, self.stopped)
+            end = min(total, stored + granted)
+            part = records if stored == 0 and end == total else records[stored:end]
+            self.buffer.store(self.now_ms(), part, bad if end == total else None, position_after(end))
+            stored = end
+        if stored < total or (not total and (bad or (position is not None and not self.buffer))):
+            # stopped while held back (what was read is still kept, never dropped), or no records to carry them
+            self.buffer.store(self.now_ms(), records[stored:], bad, position_after(total))
+        self.received += total
         if sync:
             self.buffer.sync()
         self._backoff_s = 0.1

@@ -17,6 +17,7 @@ class LineStreamReceiver(Receiver):
         self.max_line_bytes = max_line_bytes
         self.close = close
         self.offset = 0
+        self.start_skip = 0  # good lines after the start offset that were taken before a restart
 
     def on_start(self) -> None:
         threading.Thread(target=self._read_all, name="dstream-reader", daemon=True).start()
@@ -26,35 +27,100 @@ class LineStreamReceiver(Receiver):
             self.stream.close()
 
     def _read_all(self) -> None:
+        """Read to the end, storing each chunk's complete lines. A part of a chunk stored alone (the rate
+        limit) is positioned ``[offset of the chunk's first line, good lines taken from there]``, the whole
+        chunk ``[offset after its last line, 0]``; so a restart resumes exactly, even inside a chunk.
+
+        Bad lines go with a push's last part, so those in lines skipped on a resume were never delivered:
+        they are held for the next push."""
         splitter = LineSplitter(self.max_line_bytes)
         supervisor = self._require_supervisor()
-        while not self.is_stopped():
+        line_start, taken, to_skip = self.offset, self.start_skip, self.start_skip
+        held_bad: list = []
+        at_end = False
+        while not at_end:
+            if self.is_stopped():
+                return
             chunk = read_chunk(self.stream)
-            if not chunk:
-                break
-            self.offset += len(chunk)
-            lines, bad = splitter.feed(chunk)
-            supervisor.push(lines, bad, self.offset - splitter.pending_bytes)
-        else:
-            return
-        lines, bad = splitter.finish()
-        supervisor.push(lines, bad, self.offset)
+            if chunk:
+                self.offset += len(chunk)
+                lines, bad = splitter.feed(chunk)
+                end = self.offset - splitter.pending_bytes
+            else:
+                lines, bad = splitter.finish()
+                end, at_end = self.offset, True
+            if to_skip:
+                dropped = min(to_skip, len(lines))
+                lines, to_skip = lines[dropped:], to_skip - dropped
+            held_bad += bad
+            if to_skip and not at_end:
+                continue
+            supervisor.push(lines, held_bad, _positions(line_start, taken, len(lines), end))
+            held_bad = []
+            if end != line_start:
+                line_start, taken = end, 0
         self.stop("end of input")
 
 
+def _positions(line_start: int, already: int, count: int, end: int):
+    """Positions of the parts of one push: inside it, lines taken after *line_start*; at its end, *end*."""
+    return lambda stored: [end, 0] if stored == count else [line_start, already + stored]
+
+
+def as_line_position(position) -> list[int]:
+    """``[offset, lines]``; a plain byte offset is how earlier versions checkpointed a file."""
+    if position is None:
+        return [0, 0]
+    if type(position) is int and position >= 0:
+        return [position, 0]
+    if (isinstance(position, list) and len(position) == 2 and all(type(n) is int and n >= 0 for n in position)):
+        return position
+    raise ValueError(f"position {position!r} should be [byte offset, lines]")
+
+
 class FileReceiver(LineStreamReceiver):
-    """``file:PATH``: replayable, so a checkpoint records the byte offset reached and a restart seeks there."""
+    """``file:PATH``: replayable, so a checkpoint records the position reached and a restart seeks there."""
 
     def __init__(self, path: str, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
         super().__init__(None, max_line_bytes, close=True)
         self.path = path
         self.start_offset = 0
 
-    def seek(self, offset: int) -> None:
-        self.start_offset = offset
+    def seek(self, position) -> None:
+        self.start_offset, self.start_skip = as_line_position(position)
 
     def on_start(self) -> None:
         self.stream = open(self.path, "rb")  # noqa: SIM115 - closed by on_stop
         self.stream.seek(self.start_offset)
         self.offset = self.start_offset
         super().on_start()
+
+    def check_position(self, position) -> None:
+        as_line_position(position)
+
+    def read_between(self, start, end) -> tuple[list, list]:
+        """The records (and bad lines) between two positions this receiver gave, as they were stored."""
+        return read_lines_between(self.path, start, end, self.max_line_bytes)
+
+
+def read_lines_between(path: str, start, end, max_line_bytes: int) -> tuple[list, list]:
+    """The good lines of *path* from line position *start* to *end* (None: to the end of the file), with
+    the bad lines among them that were not delivered before *start* (see ``LineStreamReceiver._read_all``)."""
+    (offset, skip) = as_line_position(start)
+    end_offset, end_skip = as_line_position(end) if end is not None else (None, 0)
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        whole = handle.read() if end_offset is None else handle.read(max(end_offset - offset, 0))
+        lines, bad = _split_all(whole, max_line_bytes)
+        lines = lines[skip:]
+        if end_skip:
+            more, _ = _split_all(handle.read(), max_line_bytes)
+            lines += more[skip if end_offset == offset else 0:end_skip]
+    return lines, bad
+
+
+def _split_all(data: bytes, max_line_bytes: int) -> tuple[list, list]:
+    splitter = LineSplitter(max_line_bytes)
+    lines, bad = splitter.feed(data)
+    more, more_bad = splitter.finish()
+    return lines + more, bad + more_bad

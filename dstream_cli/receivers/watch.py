@@ -3,8 +3,12 @@
 
 A file is complete when it was moved into DIR (the safe way Spark documents), when its writer
 closed it, or when its size has not changed for a batch interval. Files there before the start
-are ignored unless ``--watch-existing``; the set of files read is the input's position, so with
---checkpoint a restart neither rereads a file nor misses one that arrived meanwhile.
+are ignored unless ``--watch-existing``. A file is read a chunk at a time under the input's
+backlog limit, so a big one may span batches.
+
+The position, saved by --checkpoint, is plain data: ``{"done": [names, in the order read, the
+first "ignored" of them ignored at the first start], "ignored": N, "current": [name, offset,
+lines] or None}``; a restart neither rereads a file nor misses one, and resumes inside a file.
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import time
 
 from .base import Receiver
 from .lines import DEFAULT_MAX_LINE_BYTES, LineSplitter, read_chunk
+from .stream import as_line_position, read_lines_between
 
 
 class DirectoryReceiver(Receiver):
@@ -26,7 +31,9 @@ class DirectoryReceiver(Receiver):
         self.new_files_only = new_files_only
         self.stable_s = stable_ms / 1000
         self.max_line_bytes = max_line_bytes
-        self.done: set[str] = set()  # files read, or ignored at the first start
+        self.done: dict[str, None] = {}  # files read (in that order), after those ignored at the first start
+        self.ignored = 0
+        self.current: list | None = None  # [name, line offset, lines] of a file read in part
         self.restored = False
         self._pending: dict[str, tuple[int, float]] = {}  # name -> (size, time it was last seen changing)
         self._ready: set[str] = set()
@@ -37,8 +44,34 @@ class DirectoryReceiver(Receiver):
         self._size_read: dict[str, int] = {}  # files read by this run -> bytes read; warned ones are removed
 
     def seek(self, position) -> None:
-        self.done = set(position or ())
-        self.restored = True
+        done, self.ignored, self.current = _directory_position(position)
+        self.done = dict.fromkeys(done)
+        self.restored = position is not None
+
+    def check_position(self, position) -> None:
+        _directory_position(position)
+
+    def position(self, current: list | None = None, finished: str | None = None) -> dict:
+        done = list(self.done) if finished is None else [*self.done, finished]
+        return {"done": done, "ignored": self.ignored, "current": current}
+
+    def read_between(self, start, end) -> tuple[list, list]:
+        """The records (and bad lines) between two positions this receiver gave, in the order read."""
+        before_done, _, before_current = _directory_position(start)
+        after_done, after_ignored, after_current = _directory_position(end)
+        resume_at = {before_current[0]: before_current[1:]} if before_current else {}
+        pieces = [(name, resume_at.get(name, [0, 0]), None)
+                  for name in after_done[max(len(before_done), after_ignored):]]
+        if after_current:
+            pieces.append((after_current[0], resume_at.get(after_current[0], [0, 0]), after_current[1:]))
+        records: list = []
+        bad: list = []
+        for name, start_at, end_at in pieces:
+            more, more_bad = read_lines_between(os.path.join(self.directory, name), start_at, end_at,
+                                                self.max_line_bytes)
+            records += more
+            bad += more_bad
+        return records, bad
 
     def _matches(self, name: str) -> bool:
         return not name.startswith(".") and (self.pattern is None or fnmatch.fnmatch(name, self.pattern))
@@ -47,11 +80,15 @@ class DirectoryReceiver(Receiver):
         from watchdog.events import FileSystemEventHandler
         from watchdog.observers import Observer
 
-        existing = {n for n in os.listdir(self.directory) if os.path.isfile(os.path.join(self.directory, n))}
+        existing = sorted(n for n in os.listdir(self.directory) if os.path.isfile(os.path.join(self.directory, n)))
         if not self.restored and self.new_files_only:
-            self.done |= existing
-        for name in existing - self.done:
-            self._note(name, ready=False)
+            self.done = dict.fromkeys(existing)
+            self.ignored = len(existing)
+        if self.current is not None:
+            self._ready.add(self.current[0])  # read in part before a restart: the rest comes first
+        for name in existing:
+            if name not in self.done:
+                self._note(name, ready=False)
         receiver = self
 
         class Handler(FileSystemEventHandler):
@@ -122,7 +159,7 @@ class DirectoryReceiver(Receiver):
             self._ready.clear()
             for name in ready:
                 self._pending.pop(name, None)
-        return sorted(ready - self.done)
+        return sorted(name for name in ready if name not in self.done)
 
     def _run(self) -> None:
         while not self.is_stopped():
@@ -132,20 +169,67 @@ class DirectoryReceiver(Receiver):
                 self._read(name)
 
     def _read(self, name: str) -> None:
+        """Store the file's lines a chunk at a time, each push positioned so that a restart resumes exactly."""
         splitter = LineSplitter(self.max_line_bytes)
-        lines, bad = [], []
-        size = 0
+        supervisor = self._require_supervisor()
+        line_start, taken = (self.current[1:] if self.current and self.current[0] == name else (0, 0))
+        to_skip = taken
+        held_bad: list = []
         try:
-            with open(os.path.join(self.directory, name), "rb") as handle:
-                while chunk := read_chunk(handle):
-                    size += len(chunk)
-                    more, more_bad = splitter.feed(chunk)
-                    lines += more
-                    bad += more_bad
+            handle = open(os.path.join(self.directory, name), "rb")  # noqa: SIM115 - closed below
         except OSError as exc:
             self.store_bad(name, f"cannot read {name}: {exc}")
             return
-        more, more_bad = splitter.finish()
-        self.done.add(name)
-        self._size_read[name] = size
-        self._require_supervisor().push(lines + more, bad + more_bad, sorted(self.done))
+        with handle:
+            offset = handle.seek(line_start)
+            while not self.is_stopped():
+                chunk = read_chunk(handle)
+                offset += len(chunk)
+                lines, bad = splitter.feed(chunk) if chunk else splitter.finish()
+                end = offset - splitter.pending_bytes if chunk else offset
+                if to_skip:
+                    dropped = min(to_skip, len(lines))
+                    lines, to_skip = lines[dropped:], to_skip - dropped
+                held_bad += bad
+                if to_skip and chunk:
+                    continue
+                positions = self._positions(name, line_start, taken, len(lines), end, finished=not chunk)
+                supervisor.push(lines, held_bad, positions)
+                held_bad = []
+                if not chunk:
+                    self.done[name] = None
+                    self.current = None
+                    self._size_read[name] = offset
+                    return
+                if end != line_start:
+                    line_start, taken = end, 0
+                self.current = [name, line_start, taken]
+
+    def _positions(self, name: str, line_start: int, taken: int, count: int, end: int, finished: bool):
+        def after(stored: int) -> dict:
+            if stored < count:
+                return self.position([name, line_start, taken + stored])
+            return self.position(finished=name) if finished else self.position([name, end, 0])
+
+        return after
+
+
+def _directory_position(position) -> tuple[list, int, list | None]:
+    """(done, ignored, current) of a position; a plain list of names is how earlier versions saved it."""
+    if position is None:
+        return [], 0, None
+    if isinstance(position, list) and all(isinstance(n, str) for n in position):
+        return position, len(position), None
+    try:
+        done, ignored, current = position["done"], position["ignored"], position["current"]
+        if not (isinstance(done, list) and all(isinstance(n, str) for n in done) and type(ignored) is int
+                and 0 <= ignored <= len(done)):
+            raise TypeError
+        if current is not None:
+            as_line_position(current[1:])
+            if len(current) != 3 or not isinstance(current[0], str):
+                raise TypeError
+    except (TypeError, KeyError, ValueError, IndexError):
+        raise ValueError(f"position {position!r:.80} should be {{'done': [names], 'ignored': N, "
+                         "'current': [name, offset, lines] or None}") from None
+    return done, ignored, current

@@ -48,6 +48,7 @@ class JobScheduler:
         self.listeners: list = []
         self.estimator: PIDRateEstimator | None = None
         self.resumed = False
+        self.logs_allocations = False
 
     # --- lifecycle -------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -75,6 +76,10 @@ class JobScheduler:
             context.zero_ms = self.clock.next_aligned(batch) - batch
         t = context.zero_ms + batch if document is None else document["time"] + batch
         self.resumed = document is not None
+        # On the simulated clock a recomputed batch is the same by construction; live, it needs the log,
+        # which is only worth writing when every input can give its records again.
+        self.logs_allocations = (context.checkpoints is not None and not simulated
+                                 and all(stream.can_replay for stream in self.inputs))
         context.warn_state_without_checkpoint()
         if self.options.backpressure:
             self.estimator = PIDRateEstimator(batch)
@@ -107,13 +112,19 @@ class JobScheduler:
         return ExitStatus.OK
 
     def _recover(self, t: int) -> int:
-        """Recompute, before any new input is read, the batches whose blocks the write-ahead log holds
-        beyond the checkpoint (Spark regenerates the batches of the down time the same way); return the
-        next batch time."""
+        """Before any new input is read, recompute the batches that were allocated or received but not
+        checkpointed (Spark regenerates the batches of the down time the same way); return the next batch
+        time. Logged allocations come first, each with its own time and exactly its records; what the
+        write-ahead log holds beyond them is cut into batches by arrival time."""
+        batch = self.context.batch_ms
+        if self.logs_allocations:
+            for time, positions in self.context.checkpoints.allocations_after(t - batch):
+                records = sum(stream.replay(time, position) for stream, position in zip(self.inputs, positions))
+                self.run_batch(time, allocated=records)
+                t = time + batch
         arrivals = [a for a in (stream.recover() for stream in self.inputs) if a is not None]
         if not arrivals:
             return t
-        batch = self.context.batch_ms
         last = -(-max(arrivals) // batch) * batch  # the batch the newest logged block belongs to
         while True:
             self.run_batch(t)
@@ -154,8 +165,7 @@ class JobScheduler:
                 stopping = True
                 for stream in self.inputs:
                     stream.stop()
-            drain = stopping or (self.options.batches is None and self._all_finished())
-            self.run_batch(t, drain)
+            self.run_batch(t)
             run_here += 1
             if stopping and (simulated or not any(stream.backlog() for stream in self.inputs)):
                 return
@@ -175,13 +185,19 @@ class JobScheduler:
                 return
 
     # --- one batch --------------------------------------------------------------------------
-    def run_batch(self, t: int, drain: bool = False) -> BatchInfo:
+    def run_batch(self, t: int, allocated: int | None = None) -> BatchInfo:
+        """Run batch *t*: allocate what arrived up to *t* (unless it was *allocated* already, on a replay),
+        log the allocation, run the output jobs, checkpoint, forget, measure."""
         for stream in self.inputs:
             stream.check()
         context = self.context
         started = self.clock.now_ms()
         began = time.monotonic()
-        records = sum(stream.allocate(t, drain) for stream in self.inputs)
+        records = allocated
+        if records is None:
+            records = sum(stream.allocate(t) for stream in self.inputs)
+            if self.logs_allocations:
+                context.checkpoints.log_allocation(t, [stream.position() for stream in self.inputs])
         for output in self.graph.outputs:
             job = output.generate_job(t)
             if job is not None:
