@@ -211,5 +211,5 @@ class ChainBuilder:
         return s
 
     def _foreach_batch(self, s, a, label):
-        s.run_command_per_batch(a["command"], a.get("format") or "tsv")
+        s.run_command_per_batch(a["command"], a.get("format") or "tsv", _ms(a.get("timeout") or 300_000))
         return s

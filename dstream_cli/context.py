@@ -21,7 +21,7 @@ from .errors import ExitStatus, UsageError
 from .graph import DStreamGraph
 from .inputs import QueueInputDStream, ReceiverInputDStream, queue_file_batches
 from .receivers.base import Receiver, ReceiverSupervisor
-from .receivers.blocks import DEFAULT_MAX_BACKLOG, Block
+from .receivers.blocks import DEFAULT_MAX_BACKLOG, DEFAULT_MAX_BACKLOG_BYTES, Block
 from .receivers.lines import DEFAULT_MAX_LINE_BYTES
 from .record_errors import RecordErrors
 from .scheduler.jobs import JobScheduler, RunOptions
@@ -34,20 +34,22 @@ class StreamingContext:
     *batch_interval* is a duration: seconds as a number, or text such as ``"250ms"``.
     When every input is a queue (``queue_stream``), time is simulated and batches run back to back.
     *checkpoint* is a directory for state and progress; with it, *wal* logs what non-replayable inputs
-    receive so a crash loses none of it. *max_backlog* caps the records an input holds between batches.
+    receive so a crash loses none of it. *max_backlog* and *max_backlog_bytes* cap the records and text an input holds between batches.
     Checkpoints that are all unreadable are refused (exit 1) unless *start_fresh*.
     """
 
     def __init__(self, batch_interval=1, *, checkpoint: str | None = None, on_error: str = "fail",
                  dead_letter: str | None = None, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
                  wal: bool = False, max_backlog: int | None = DEFAULT_MAX_BACKLOG, stdout=None,
-                 stderr=None, start_fresh: bool = False) -> None:
+                 stderr=None, start_fresh: bool = False,
+                 max_backlog_bytes: int | None = DEFAULT_MAX_BACKLOG_BYTES) -> None:
         self.batch_ms = parse_duration(batch_interval)
         self.zero_ms = 0
         self.graph = DStreamGraph()
         self.record_errors = RecordErrors(on_error, dead_letter)
         self.max_line_bytes = max_line_bytes
         self.max_backlog = max_backlog
+        self.max_backlog_bytes = max_backlog_bytes
         self._stdout, self._stderr = stdout, stderr
         self.checkpoint_dir = checkpoint
         self.checkpoints = None
@@ -116,13 +118,15 @@ class StreamingContext:
         return self._receiver_input(name, receiver, fmt)
 
     def listen_text_stream(self, host: str, port: int, name: str = "listen", fmt: str = "text",
-                           max_connections: int = 64, ack: bool = False):
-        """Lines from every producer that connects to HOST:PORT; *ack* (needs ``wal``) acknowledges durable lines."""
+                           max_connections: int = 64, ack: bool = False, client_timeout=300):
+        """Lines from every producer that connects to HOST:PORT; *ack* (needs ``wal``) acknowledges durable lines;
+        a producer that completes no line for *client_timeout* (a duration; None: never) is disconnected."""
         from .receivers.socket import ListenReceiver
 
         if ack and not self.wal:
             raise UsageError("--ack needs --wal: lines are acknowledged once they are in the write-ahead log")
-        receiver = ListenReceiver(host, port, self.max_line_bytes, max_connections, ack)
+        timeout_s = None if client_timeout is None else parse_duration(client_timeout) / 1000
+        receiver = ListenReceiver(host, port, self.max_line_bytes, max_connections, ack, timeout_s)
         return self._receiver_input(name, receiver, fmt)
 
     def text_file_stream(self, directory: str, name: str | None = None, fmt: str = "text",

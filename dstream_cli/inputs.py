@@ -176,7 +176,7 @@ class ReceiverInputDStream(InputDStream):
         self.receiver = receiver
         self.replayable = hasattr(receiver, "seek")
         self.log = None if self.replayable else context.write_ahead_log(name)
-        self.buffer = BlockBuffer(self.log, context.max_backlog)
+        self.buffer = BlockBuffer(self.log, context.max_backlog, context.max_backlog_bytes)
         self.supervisor: ReceiverSupervisor | None = None
         self._seek_to = None
         self._logged = None  # blocks the write-ahead log holds beyond the checkpoint, while recovering

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import signal
 import subprocess
 from typing import Callable
 
@@ -97,13 +98,29 @@ class TextFilesWriter:
         write_atomically(self.path_for(t), render(batch, self.fmt).encode("utf-8", "surrogateescape"))
 
 
-class CommandRunner:
-    """``foreach-batch``: ``sh -c COMMAND`` once per non-empty batch, the elements on its stdin."""
+#: process groups of foreach-batch commands still running: killed on every way out, a second SIGINT too
+RUNNING_COMMANDS: set[int] = set()
 
-    def __init__(self, command: str, fmt: str = "tsv", stdout=None) -> None:
+
+def kill_running_commands() -> None:
+    for group in list(RUNNING_COMMANDS):
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+class CommandRunner:
+    """``foreach-batch``: ``sh -c COMMAND`` once per non-empty batch, the elements on its stdin.
+
+    The command runs in a process group of its own; one still running after *timeout_s* is killed with
+    all it started, and the batch counts as failed (retried like any output)."""
+
+    def __init__(self, command: str, fmt: str = "tsv", stdout=None, timeout_s: float | None = 300.0) -> None:
         self.command = command
         self.fmt = fmt
         self.stdout = stdout
+        self.timeout_s = timeout_s
 
     def __call__(self, batch: list, t: int) -> None:
         if not batch:
@@ -111,9 +128,19 @@ class CommandRunner:
         if self.stdout is not None:
             self.stdout().flush()  # keep our earlier output ahead of the command's
         environment = dict(os.environ, DSTREAM_BATCH_TIME=str(t))
-        completed = subprocess.run(
-            ["sh", "-c", self.command], input=render(batch, self.fmt).encode("utf-8", "surrogateescape"),
-            env=environment, check=False,
-        )
-        if completed.returncode != 0:
-            raise OutputFailed(f"foreach-batch command {self.command!r} exited {completed.returncode} for batch {t}")
+        data = render(batch, self.fmt).encode("utf-8", "surrogateescape")
+        process = subprocess.Popen(["sh", "-c", self.command], stdin=subprocess.PIPE, env=environment,
+                                   start_new_session=True)
+        RUNNING_COMMANDS.add(process.pid)
+        try:
+            process.communicate(data, timeout=self.timeout_s)
+        except subprocess.TimeoutExpired:
+            raise OutputFailed(f"foreach-batch command {self.command!r} was still running after "
+                               f"{self.timeout_s:g}s for batch {t} (--timeout); killed it") from None
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+            RUNNING_COMMANDS.discard(process.pid)
+        if process.returncode != 0:
+            raise OutputFailed(f"foreach-batch command {self.command!r} exited {process.returncode} for batch {t}")

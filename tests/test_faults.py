@@ -426,3 +426,116 @@ def test_watched_directory_sigkilled_at_random_moments_gives_every_file_once(tmp
     assert killed.returncode == 0 or killed.returncode is None
     totals, count = file_totals(tmp_path / "out")
     assert count == 32000 and totals == {f"k{n}": 8000 for n in range(4)}
+
+
+# --- no hangs, no unbounded memory ---------------------------------------------------------------------
+
+def test_a_silent_or_trickling_listen_client_is_disconnected_and_frees_its_slot(tmp_path):
+    port = free_port()
+    proc = subprocess.Popen([*installed_dstream(), "--listen", str(port), "--max-connections", "1",
+                             "--client-timeout", "1s", "--batch", "200ms", "--run-for", "6s", "count", "emit"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: _can_connect(port), what="the listener")
+    trickler = socket.create_connection(("127.0.0.1", port))
+    trickler.sendall(b"first\n")
+    closed_after = None
+    started = time.monotonic()
+    trickler.settimeout(0.2)
+    while time.monotonic() - started < 5:
+        try:
+            trickler.sendall(b"x")  # bytes, never a whole line
+            if trickler.recv(1) == b"":
+                closed_after = time.monotonic() - started
+                break
+        except TimeoutError:
+            continue
+        except OSError:
+            closed_after = time.monotonic() - started
+            break
+    assert closed_after is not None and closed_after < 4
+    with socket.create_connection(("127.0.0.1", port)) as second:  # the only slot is free again
+        second.sendall(b"second\n")
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert sum(map(int, out.split())) == 3  # first, the trickled bytes as a last line, second
+
+
+def _can_connect(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    with open(f"/proc/{pid}/stat") as handle:
+        return handle.read().split()[2] == "Z"
+
+
+def test_a_hanging_foreach_batch_command_is_killed_with_its_children_after_its_timeout(tmp_path):
+    pids = tmp_path / "pids"
+    command = f"sleep 100 & echo $! >> {pids}; sleep 100"
+    started = time.monotonic()
+    result = run(["--queue", "-", "--output-retries", "0", "foreach-batch", command, "--timeout", "1s"], input="a\n")
+    assert time.monotonic() - started < 10
+    assert result.returncode == 1 and "still running after 1s for batch 1000 (--timeout); killed it" in result.stderr
+    assert _gone(int(pids.read_text()))
+
+
+def test_a_second_sigint_kills_a_running_foreach_batch_command(tmp_path):
+    pid_file = tmp_path / "pid"
+    proc = subprocess.Popen([*installed_dstream(), "--queue", "-", "foreach-batch", f"echo $$ > {pid_file}; exec sleep 100"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdin.write(b"a\n")
+    proc.stdin.close()
+    wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), what="the command to start")
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=10) == 130
+    wait_for(lambda: _gone(int(pid_file.read_text())), timeout=5, what="the command to be killed")
+
+
+PEAK_RSS = """
+import resource, subprocess, sys
+subprocess.run(sys.argv[1:], stdin=sys.stdin, stdout=subprocess.DEVNULL)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)
+"""
+BIG_LINES = "import sys\nline = b'x' * 100_000 + b'\\n'\nfor _ in range(1000): sys.stdout.buffer.write(line)\n"
+SLOW = ["--batch", "200ms", "--run-for", "3s", "--max-backlog-bytes", str(8 << 20), "--import", "time",
+        "transform", "time.sleep(0.3) or batch", "count", "emit"]
+
+
+def peak_rss_mb(args, stdin) -> int:
+    result = subprocess.run([sys.executable, "-c", PEAK_RSS, *installed_dstream(), *args], stdin=stdin,
+                            capture_output=True, text=True, timeout=60)
+    return int(result.stdout)
+
+
+def test_the_backlog_is_bounded_in_bytes_for_stdin(tmp_path):
+    """100 MB in lines of 100 KB (few records, many bytes) against a slow chain: memory stays near the bound."""
+    producer = subprocess.Popen([sys.executable, "-c", BIG_LINES], stdout=subprocess.PIPE)
+    try:
+        assert peak_rss_mb(SLOW, producer.stdout) < 100
+    finally:
+        producer.kill()
+
+
+def test_a_big_watched_file_is_read_under_the_same_bound(tmp_path):
+    watched = tmp_path / "in"
+    watched.mkdir()
+    with open(watched / "big.log", "wb") as handle:
+        handle.write((b"x" * 100_000 + b"\n") * 1000)
+    assert peak_rss_mb(["--watch", str(watched), "--watch-existing", *SLOW], subprocess.DEVNULL) < 100
+
+
+def test_a_flat_map_that_gives_30_million_records_streams_them(tmp_path):
+    result = subprocess.run([sys.executable, "-c", PEAK_RSS, *installed_dstream(), "--queue", "-", "flat-map",
+                             "range(3 * 10**7)", "count", "emit"], input="x\n", capture_output=True, text=True,
+                            timeout=60)
+    assert int(result.stdout) < 100

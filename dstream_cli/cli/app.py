@@ -7,7 +7,7 @@ import sys
 import click
 
 from ..formats import INPUT_FORMATS
-from ..receivers.blocks import DEFAULT_MAX_BACKLOG
+from ..receivers.blocks import DEFAULT_MAX_BACKLOG, DEFAULT_MAX_BACKLOG_BYTES
 from ..receivers.lines import DEFAULT_MAX_LINE_BYTES
 from .params import Duration, HostPort, InputURI, Rate
 from .stages import STAGES
@@ -47,6 +47,8 @@ def _start_time(value: str) -> int:
               help="Main input: lines from every TCP client that connects.")
 @click.option("--max-connections", type=click.IntRange(min=1), default=64, show_default=True,
               help="With --listen: producers connected at once; more wait.")
+@click.option("--client-timeout", type=DURATION, default="5m", show_default=True, metavar="DURATION",
+              help="With --listen: close a connection that completes no line for this long (idle or trickling).")
 @click.option("--watch", type=click.Path(exists=True, file_okay=False), metavar="DIR", help="Main input: new files in DIR.")
 @click.option("--glob", "glob_", metavar="PATTERN", help="With --watch: only file names matching PATTERN.")
 @click.option("--watch-existing", is_flag=True, help="With --watch: also read the files already there.")
@@ -87,6 +89,8 @@ def _start_time(value: str) -> int:
               help="A longer input line is a bad record.")
 @click.option("--max-backlog", type=click.IntRange(min=1), default=DEFAULT_MAX_BACKLOG, show_default=True, metavar="N",
               help="Records an input may hold waiting for a batch; beyond that it stops reading.")
+@click.option("--max-backlog-bytes", type=click.IntRange(min=1), default=DEFAULT_MAX_BACKLOG_BYTES, show_default=True,
+              metavar="N", help="Bytes of text an input may hold waiting for a batch; beyond that it stops reading.")
 @click.option("--output-retries", type=click.IntRange(min=0), default=3, show_default=True,
               help="Retries, with backoff, of a file or command output that fails.")
 @click.option("--import", "imports", multiple=True, metavar="MODULE", help="Make MODULE available to expressions.")

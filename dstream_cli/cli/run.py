@@ -40,7 +40,8 @@ def _input_factory(context: StreamingContext, name: str, kind: str, target, opti
             return context.socket_text_stream(*target, name=name, fmt=fmt)
         if kind == "listen":
             return context.listen_text_stream(*target, name=name, fmt=fmt, ack=options["ack"],
-                                              max_connections=options["max_connections"])
+                                              max_connections=options["max_connections"],
+                                              client_timeout=f"{options['client_timeout']}ms")
         if kind == "dir":
             return context.text_file_stream(target, name=name, fmt=fmt, pattern=options.get("glob_"),
                                             new_files_only=not options.get("watch_existing"))
@@ -69,6 +70,7 @@ def run(specs: list[StageSpec], options: dict) -> ExitStatus:
         f"{options['batch']}ms", checkpoint=options["checkpoint"], on_error=options["on_error"],
         dead_letter=options["dead_letter"], max_line_bytes=options["max_line_bytes"], wal=options["wal"],
         max_backlog=options["max_backlog"], start_fresh=options["start_fresh"],
+        max_backlog_bytes=options["max_backlog_bytes"],
     )
     try:
         main_name, main_kind, main_target = _main_input(options)

@@ -114,5 +114,7 @@ STAGES = [
            "dstream count save-as-text-files out/counts --suffix txt", Arg(["prefix"]),
            Opt(["--suffix"], help="Appended to the file name after a dot."), _out_format("text")),
     _stage("foreach-batch", "Run 'sh -c COMMAND' per non-empty batch, its elements on stdin.",
-           "dstream foreach-batch 'wc -l >> counts.log'", Arg(["command"]), _out_format("tsv")),
+           "dstream foreach-batch 'wc -l >> counts.log'", Arg(["command"]), _out_format("tsv"),
+           Opt(["--timeout"], type=DURATION, default="5m", show_default=True,
+               help="Kill the command (and what it started) if still running after this long; the batch fails.")),
 ]

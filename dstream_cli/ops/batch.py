@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import operator
 from collections import Counter
-from typing import Callable, NamedTuple
+from typing import Callable, Iterator, NamedTuple
 
 from ..errors import BadRecord, RECORD_ERRORS
 from ..formats import batch_parser, line_parser
@@ -36,6 +36,9 @@ class Step(NamedTuple):
     sliceable: bool = False
     #: a reduction that can take its batch in slices
     fold: Fold | None = None
+    #: for a step whose records may each give many (flat-map): its output over a slice as an iterator,
+    #: so that it is taken a slice at a time instead of held whole
+    lazy: Callable[[list], Iterator] | None = None
 
 
 def _source_shape(f) -> tuple:
@@ -114,9 +117,10 @@ def flat_map_step(f, label):
     if _source_shape(f) == ("split",):
         # The lines of a batch split on whitespace, joined or not, give the same words: one C call.
         fast = lambda b: " ".join(b).split()  # noqa: E731 - raises on a non-str, then the slow path names it
-    else:
-        fast = lambda b: list(itertools.chain.from_iterable(map(f, b)))  # noqa: E731
-    return per_record_step(label, fast, lambda x, out: out.extend(f(x)))
+        return per_record_step(label, fast, lambda x, out: out.extend(f(x)))
+    lazy = lambda b: itertools.chain.from_iterable(map(f, b))  # noqa: E731
+    step = per_record_step(label, lambda b: list(lazy(b)), lambda x, out: out.extend(f(x)))
+    return step._replace(lazy=lazy)
 
 
 def count_pairs_step(pair: Step, reduce: Step) -> Step:
@@ -260,11 +264,26 @@ def reduce_step(f, label):
                 reject(label, record, exc)
         return out
 
-    return Step(label, lambda batch, t: fast(batch), slow)
+    def add(total: list, part: list) -> None:
+        values = iter(part)
+        if not total:
+            first = next(values, _MISSING)
+            if first is _MISSING:
+                return
+            total.append(first)
+        for value in values:
+            total[0] = f(total[0], value)
+
+    return Step(label, lambda batch, t: fast(batch), slow, fold=Fold(list, add, list))
+
+
+def _add_count(total: list, part: list) -> None:
+    total[0] += len(part)
 
 
 def count_step(label):
-    return Step(label, lambda batch, t: [len(batch)], lambda batch, t, reject: [len(batch)])
+    return Step(label, lambda batch, t: [len(batch)], lambda batch, t, reject: [len(batch)],
+                fold=Fold(lambda: [0], _add_count, list))
 
 
 def count_by_value_step(label):

@@ -1,8 +1,9 @@
 """Stateless nodes: a run of stateless stages fused into one node, and the two-stream combinations."""
 from __future__ import annotations
 
+import itertools
 import operator
-from typing import Callable
+from typing import Callable, Iterator
 
 from ..dstream import DStream
 from ..errors import RECORD_ERRORS, UsageError
@@ -34,35 +35,37 @@ class TransformedDStream(DStream):
         batch = self.dependencies[0].get_or_compute(t)
         if batch is None:
             return None
-        if len(batch) > SLICE_RECORDS and self.steps[0].sliceable:
+        if self.steps[0].sliceable and (len(batch) > SLICE_RECORDS or self._expands):
             try:
                 return self._run_in_slices(batch, t)
             except RECORD_ERRORS:  # noqa: BLE001 - redo the batch step by step, where bad records are named
                 pass
         return self._run_steps(self.steps, batch, t)
 
+    @property
+    def _expands(self) -> bool:
+        """A record-by-record step at the head may give any number of records per record (a flat-map)."""
+        return any(step.lazy is not None for step in itertools.takewhile(lambda s: s.sliceable, self.steps))
+
     def _run_in_slices(self, batch: list, t: int) -> list:
         """The record-by-record steps over one slice at a time, fed to the reduction after them if it can
-        fold, so a big batch's intermediate lists (parsed events, split words) never exist all at once."""
+        fold, so a big batch's intermediate lists (parsed events, split words, a flat-map's outputs) never
+        exist all at once."""
         steps = self.steps
         count = next((i for i, step in enumerate(steps) if not step.sliceable), len(steps))
         head, fold = steps[:count], steps[count].fold if count < len(steps) else None
-
-        def through_head(part: list) -> list:
-            for step in head:
-                part = step.fast(part, t)
-            return part
-
-        slices = (batch[start:start + SLICE_RECORDS] for start in range(0, len(batch), SLICE_RECORDS))
+        parts = (batch[start:start + SLICE_RECORDS] for start in range(0, len(batch), SLICE_RECORDS))
+        for step in head:
+            parts = _through(step, parts, t)
         if fold is None:
             out: list = []
-            for part in slices:
-                out += through_head(part)
+            for part in parts:
+                out += part
             rest = steps[count:]
         else:
             accumulated = fold.start()
-            for part in slices:
-                fold.add(accumulated, through_head(part))
+            for part in parts:
+                fold.add(accumulated, part)
             out, rest = fold.finish(accumulated), steps[count + 1:]
         for step in rest:
             out = step.fast(out, t)
@@ -105,6 +108,17 @@ class TransformedWithDStream(DStream):
         except RECORD_ERRORS:  # noqa: BLE001 - a record that is not a (key, value) pair
             reject = self.context.record_errors.rejecter(t, ",".join(self.input_names))
             return self.func(_pairs_only(left, self.label, reject), _pairs_only(right, self.label, reject))
+
+
+def _through(step: Step, parts: Iterator[list], t: int) -> Iterator[list]:
+    """*step* over each slice; a lazy step's outputs cut into slices again as they come."""
+    for part in parts:
+        if step.lazy is None:
+            yield step.fast(part, t)
+            continue
+        outputs = step.lazy(part)
+        while chunk := list(itertools.islice(outputs, SLICE_RECORDS)):
+            yield chunk
 
 
 def _pairs_only(batch: list, label: str, reject) -> list:

@@ -11,6 +11,18 @@ from typing import NamedTuple
 
 #: records one input may hold waiting for a batch before its receiver stops reading
 DEFAULT_MAX_BACKLOG = 4_000_000
+#: and bytes of text: 20,000 lines of 100 KB are few records but 2 GB
+DEFAULT_MAX_BACKLOG_BYTES = 256 << 20
+#: what a record that is not text counts for in the byte bound
+_OTHER_RECORD_BYTES = 64
+
+
+def approximate_bytes(records: list) -> int:
+    """Characters of text records (one C-level pass); a fixed guess for anything else."""
+    try:
+        return sum(map(len, records)) if set(map(type, records)) <= {str, bytes} else _OTHER_RECORD_BYTES * len(records)
+    except TypeError:
+        return _OTHER_RECORD_BYTES * len(records)
 
 
 class BadRaw(NamedTuple):
@@ -29,12 +41,14 @@ class Block(NamedTuple):
 class BlockBuffer:
     """With a write-ahead *log*, each block is logged before it is stored, and its log seq is its position."""
 
-    def __init__(self, log=None, max_records: int | None = None) -> None:
+    def __init__(self, log=None, max_records: int | None = None, max_bytes: int | None = None) -> None:
         self._blocks: collections.deque = collections.deque()
         self._lock = threading.Lock()
         self._room = threading.Condition(self._lock)
         self.max_records = max_records
+        self.max_bytes = max_bytes
         self._count = 0
+        self._bytes = 0
         self._cut_until = -1
         self.position = None
         self.log = log
@@ -46,8 +60,10 @@ class BlockBuffer:
             arrival_ms = max(arrival_ms, self._cut_until + 1)
             if self.log is not None:
                 position = self.log.append(arrival_ms, records, bad)
-            self._blocks.append((arrival_ms, records, bad, position))
+            size = approximate_bytes(records)
+            self._blocks.append((arrival_ms, records, bad, position, size))
             self._count += len(records)
+            self._bytes += size
 
     def sync(self) -> None:
         """Make every block stored so far durable in the log (for acknowledgements)."""
@@ -56,21 +72,27 @@ class BlockBuffer:
                 self.log.sync()
 
     def wait_for_room(self, stopped: threading.Event) -> None:
-        """Hold a receiver back while *max_records* are waiting for a batch, so that it stops reading and
-        the producer is slowed by flow control instead of growing this buffer without bound."""
-        if self.max_records is None:
+        """Hold a receiver back while *max_records* or *max_bytes* are waiting for a batch, so that it stops
+        reading and the producer is slowed by flow control instead of growing this buffer without bound."""
+        if self.max_records is None and self.max_bytes is None:
             return
         with self._room:
-            while self._count >= self.max_records and not stopped.is_set():
+            while self._full() and not stopped.is_set():
                 self._room.wait(0.2)
+
+    def _full(self) -> bool:
+        return ((self.max_records is not None and self._count >= self.max_records)
+                or (self.max_bytes is not None and self._bytes >= self.max_bytes))
 
     def put_back(self, blocks) -> int | None:
         """Blocks recovered from the log, with their arrival times; return the latest arrival."""
         latest = None
         with self._lock:
             for block in blocks:
-                self._blocks.append((block.arrival_ms, block.records, block.bad, block.seq))
+                size = approximate_bytes(block.records)
+                self._blocks.append((block.arrival_ms, block.records, block.bad, block.seq, size))
                 self._count += len(block.records)
+                self._bytes += size
                 latest = block.arrival_ms
         return latest
 
@@ -84,7 +106,8 @@ class BlockBuffer:
             if until_ms is not None:
                 self._cut_until = max(self._cut_until, until_ms)
             while self._blocks and (until_ms is None or self._blocks[0][0] <= until_ms):
-                _, block_records, block_bad, position = self._blocks.popleft()
+                _, block_records, block_bad, position, size = self._blocks.popleft()
+                self._bytes -= size
                 records.extend(block_records)
                 bad.extend(block_bad)
                 if position is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import socket
 import sys
 import threading
+import time
 
 from .base import Receiver, ReceiverFailed
 from .lines import DEFAULT_MAX_LINE_BYTES, LineSplitter
@@ -12,14 +13,16 @@ RECV_BYTES = 1 << 16
 MAX_BACKOFF_S = 5.0
 
 
-def _read_lines(connection: socket.socket, receiver: Receiver, max_line_bytes: int, ack: bool = False) -> None:
+def _read_lines(connection: socket.socket, receiver: Receiver, max_line_bytes: int, ack: bool = False,
+                idle_timeout_s: float | None = None) -> None:
     """Store the lines of one connection, in order, until it closes or the receiver stops.
 
     Lines already received are stored before the connection is given up, never dropped; the
     last one even without its newline. Under a rate limit, ``push`` blocks, this loop stops
     calling ``recv``, and TCP flow control slows the producer. With *ack*, each time lines are
     durable in the write-ahead log, ``ack N`` goes back: the first N lines of this connection
-    (bad ones included, they reach the dead letter) need never be sent again.
+    (bad ones included, they reach the dead letter) need never be sent again. With *idle_timeout_s*, a
+    connection that completes no line for that long (idle, or trickling bytes) is given up.
     """
     splitter = LineSplitter(max_line_bytes)
     supervisor = receiver._require_supervisor()
@@ -35,7 +38,10 @@ def _read_lines(connection: socket.socket, receiver: Receiver, max_line_bytes: i
         if ack:
             _send_all(connection, f"ack {taken}\n".encode())
 
+    last_line = time.monotonic()
     while not receiver.is_stopped():
+        if idle_timeout_s is not None and time.monotonic() - last_line > idle_timeout_s:
+            break
         try:
             data = connection.recv(RECV_BYTES)
         except TimeoutError:
@@ -47,6 +53,7 @@ def _read_lines(connection: socket.socket, receiver: Receiver, max_line_bytes: i
         lines, bad = splitter.feed(data)
         if lines or bad:
             store(lines, bad)
+            last_line = time.monotonic()
     lines, bad = splitter.finish()
     if lines or bad:
         store(lines, bad)
@@ -111,13 +118,16 @@ class SocketReceiver(Receiver):
 class ListenReceiver(Receiver):
     """Accepts producers on HOST:PORT, each connection read on its own thread, its lines kept in order.
 
-    At most *max_connections* at once: beyond that new producers wait in the kernel's backlog.
+    At most *max_connections* at once: beyond that new producers wait in the kernel's backlog. A
+    connection that completes no line for *client_timeout_s* is closed, so a silent or trickling client
+    cannot hold a slot for ever.
     With *ack* (and a write-ahead log), each connection is told ``ack N`` as its lines become durable.
     """
 
     def __init__(self, host: str, port: int, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
-                 max_connections: int = 64, ack: bool = False) -> None:
+                 max_connections: int = 64, ack: bool = False, client_timeout_s: float | None = 300.0) -> None:
         self.host, self.port = host, port
+        self.client_timeout_s = client_timeout_s
         self.max_line_bytes = max_line_bytes
         self.ack = ack
         self.slots = threading.BoundedSemaphore(max_connections)
@@ -155,6 +165,6 @@ class ListenReceiver(Receiver):
     def _serve(self, connection: socket.socket) -> None:
         try:
             with connection:
-                _read_lines(connection, self, self.max_line_bytes, self.ack)
+                _read_lines(connection, self, self.max_line_bytes, self.ack, self.client_timeout_s)
         finally:
             self.slots.release()

@@ -16,6 +16,7 @@ import time
 
 from ..errors import ExitStatus, OutputFailed
 from ..metrics import BatchInfo, MetricsWriter
+from ..outputs import kill_running_commands
 from .clock import ManualClock, SystemClock
 from .rate import PIDRateEstimator
 
@@ -257,6 +258,7 @@ class JobScheduler:
             if number == signal.SIGINT:
                 self.interrupts += 1
                 if self.interrupts > 1:
+                    kill_running_commands()  # a foreach-batch command would outlive us otherwise
                     os._exit(ExitStatus.INTERRUPTED)
             self.request_stop()
 
