@@ -32,9 +32,10 @@ def wait_for(predicate, timeout=20.0, what="condition"):
     (["--max-rate", "inf"], "--max-rate"), (["--max-rate", "nan"], "--max-rate"),
     (["--backpressure", "--initial-rate", "nan"], "--initial-rate"),
     (["--queue", "-", "--start-time", "99999999999999999"], "--start-time"),
-    (["--watch", "/no/such/dir"], "--watch"),
+    (["--watch", "{missing}"], "--watch"),
 ])
-def test_bad_option_values_exit_2_naming_the_option(args, option):
+def test_bad_option_values_exit_2_naming_the_option(args, option, tmp_path):
+    args = [a.format(missing=tmp_path / "missing") for a in args]
     result = invoke([*args, "count", "print"], input="")
     assert result.exit_code == 2, result.output
     assert option in result.stderr and "Traceback" not in result.stderr

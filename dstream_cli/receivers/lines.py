@@ -7,6 +7,7 @@ as it arrives, so a reader never holds more than the limit of one line in memory
 from __future__ import annotations
 
 import os
+from typing import Callable, Iterator, NamedTuple
 
 from .blocks import BadRaw
 
@@ -102,3 +103,46 @@ def read_chunk(stream, size: int = CHUNK_BYTES) -> bytes:
         chunk = stream.read(size)
         return chunk.encode("utf-8", "surrogateescape") if isinstance(chunk, str) else chunk
     return os.read(fd, size)
+
+
+class LinesRead(NamedTuple):
+    """One chunk's complete lines, and where they lie: they start at *line_start*, where *taken* good lines
+    had been taken already, and end at *end*; *last* at the end of the stream."""
+
+    lines: list
+    bad: list
+    line_start: int
+    taken: int
+    end: int
+    last: bool
+
+    def position_after(self, stored: int) -> list[int]:
+        """``[offset, good lines after it]`` once *stored* of these lines are stored."""
+        return [self.end, 0] if stored == len(self.lines) else [self.line_start, self.taken + stored]
+
+
+def read_positioned(stream, offset: int, skip: int, max_line_bytes: int,
+                    stopped: Callable[[], bool]) -> Iterator[LinesRead]:
+    """The lines of *stream*, which stands at line offset *offset*, a chunk at a time; the first *skip* good
+    lines were taken before a restart and are left out. Bad lines go with a push's last part, so those
+    among skipped lines were never delivered: they come with the next chunk's lines."""
+    splitter = LineSplitter(max_line_bytes)
+    line_start, taken, to_skip = offset, skip, skip
+    held_bad: list = []
+    while not stopped():
+        chunk = read_chunk(stream)
+        offset += len(chunk)
+        lines, bad = splitter.feed(chunk) if chunk else splitter.finish()
+        end = offset - splitter.pending_bytes if chunk else offset
+        if to_skip:
+            dropped = min(to_skip, len(lines))
+            lines, to_skip = lines[dropped:], to_skip - dropped
+        held_bad += bad
+        if to_skip and chunk:
+            continue
+        yield LinesRead(lines, held_bad, line_start, taken, end, not chunk)
+        if not chunk:
+            return
+        held_bad = []
+        if end != line_start:
+            line_start, taken = end, 0

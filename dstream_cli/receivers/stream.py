@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 
 from .base import Receiver
-from .lines import DEFAULT_MAX_LINE_BYTES, LineSplitter, read_chunk
+from .lines import DEFAULT_MAX_LINE_BYTES, LineSplitter, read_positioned
 
 
 class LineStreamReceiver(Receiver):
@@ -29,42 +29,12 @@ class LineStreamReceiver(Receiver):
     def _read_all(self) -> None:
         """Read to the end, storing each chunk's complete lines. A part of a chunk stored alone (the rate
         limit) is positioned ``[offset of the chunk's first line, good lines taken from there]``, the whole
-        chunk ``[offset after its last line, 0]``; so a restart resumes exactly, even inside a chunk.
-
-        Bad lines go with a push's last part, so those in lines skipped on a resume were never delivered:
-        they are held for the next push."""
-        splitter = LineSplitter(self.max_line_bytes)
+        chunk ``[offset after its last line, 0]``; so a restart resumes exactly, even inside a chunk."""
         supervisor = self._require_supervisor()
-        line_start, taken, to_skip = self.offset, self.start_skip, self.start_skip
-        held_bad: list = []
-        at_end = False
-        while not at_end:
-            if self.is_stopped():
-                return
-            chunk = read_chunk(self.stream)
-            if chunk:
-                self.offset += len(chunk)
-                lines, bad = splitter.feed(chunk)
-                end = self.offset - splitter.pending_bytes
-            else:
-                lines, bad = splitter.finish()
-                end, at_end = self.offset, True
-            if to_skip:
-                dropped = min(to_skip, len(lines))
-                lines, to_skip = lines[dropped:], to_skip - dropped
-            held_bad += bad
-            if to_skip and not at_end:
-                continue
-            supervisor.push(lines, held_bad, _positions(line_start, taken, len(lines), end))
-            held_bad = []
-            if end != line_start:
-                line_start, taken = end, 0
-        self.stop("end of input")
-
-
-def _positions(line_start: int, already: int, count: int, end: int):
-    """Positions of the parts of one push: inside it, lines taken after *line_start*; at its end, *end*."""
-    return lambda stored: [end, 0] if stored == count else [line_start, already + stored]
+        for read in read_positioned(self.stream, self.offset, self.start_skip, self.max_line_bytes, self.is_stopped):
+            supervisor.push(read.lines, read.bad, read.position_after)
+            if read.last:
+                self.stop("end of input")
 
 
 def as_line_position(position) -> list[int]:

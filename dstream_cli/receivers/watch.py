@@ -17,9 +17,10 @@ import os
 import sys
 import threading
 import time
+from typing import Callable
 
 from .base import Receiver
-from .lines import DEFAULT_MAX_LINE_BYTES, LineSplitter, read_chunk
+from .lines import DEFAULT_MAX_LINE_BYTES, read_positioned
 from .stream import as_line_position, read_lines_between
 
 
@@ -170,46 +171,27 @@ class DirectoryReceiver(Receiver):
 
     def _read(self, name: str) -> None:
         """Store the file's lines a chunk at a time, each push positioned so that a restart resumes exactly."""
-        splitter = LineSplitter(self.max_line_bytes)
         supervisor = self._require_supervisor()
-        line_start, taken = (self.current[1:] if self.current and self.current[0] == name else (0, 0))
-        to_skip = taken
-        held_bad: list = []
+        offset, skip = self.current[1:] if self.current and self.current[0] == name else (0, 0)
         try:
             handle = open(os.path.join(self.directory, name), "rb")  # noqa: SIM115 - closed below
         except OSError as exc:
             self.store_bad(name, f"cannot read {name}: {exc}")
             return
         with handle:
-            offset = handle.seek(line_start)
-            while not self.is_stopped():
-                chunk = read_chunk(handle)
-                offset += len(chunk)
-                lines, bad = splitter.feed(chunk) if chunk else splitter.finish()
-                end = offset - splitter.pending_bytes if chunk else offset
-                if to_skip:
-                    dropped = min(to_skip, len(lines))
-                    lines, to_skip = lines[dropped:], to_skip - dropped
-                held_bad += bad
-                if to_skip and chunk:
-                    continue
-                positions = self._positions(name, line_start, taken, len(lines), end, finished=not chunk)
-                supervisor.push(lines, held_bad, positions)
-                held_bad = []
-                if not chunk:
+            handle.seek(offset)
+            for read in read_positioned(handle, offset, skip, self.max_line_bytes, self.is_stopped):
+                supervisor.push(read.lines, read.bad, self._positions(name, read))
+                if read.last:
                     self.done[name] = None
                     self.current = None
-                    self._size_read[name] = offset
-                    return
-                if end != line_start:
-                    line_start, taken = end, 0
-                self.current = [name, line_start, taken]
+                    self._size_read[name] = read.end
 
-    def _positions(self, name: str, line_start: int, taken: int, count: int, end: int, finished: bool):
+    def _positions(self, name: str, read) -> Callable[[int], dict]:
         def after(stored: int) -> dict:
-            if stored < count:
-                return self.position([name, line_start, taken + stored])
-            return self.position(finished=name) if finished else self.position([name, end, 0])
+            if stored == len(read.lines) and read.last:
+                return self.position(finished=name)
+            return self.position([name, *read.position_after(stored)])
 
         return after
 
