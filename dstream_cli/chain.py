@@ -7,11 +7,13 @@ stream names (``as``/``from``) and inputs, and appending ``emit`` when nothing o
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from . import expr
-from .dstream import DStream
 from .errors import UsageError
+
+if TYPE_CHECKING:
+    from .dstream import DStream
 
 
 @dataclasses.dataclass

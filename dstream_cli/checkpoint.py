@@ -42,6 +42,25 @@ class Unsaveable(DstreamError):
     """A state value or record that has no checkpoint encoding."""
 
 
+_PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
+
+
+def is_plain_list(values: list) -> bool:
+    """Every item is a JSON scalar that orjson writes exactly: checked in C-level passes, no Python per item."""
+    types = set(map(type, values))
+    if not types <= _PLAIN_TYPES:
+        return False
+    if int in types:
+        ints = values if len(types) == 1 else [v for v in values if type(v) is int]
+        if min(ints) < -(1 << 63) or max(ints) >= 1 << 63:
+            return False
+    if float in types:
+        floats = values if len(types) == 1 else [v for v in values if type(v) is float]
+        if not all(map(math.isfinite, floats)):
+            return False
+    return True
+
+
 def encode(value, where: str = "value"):
     if value is None or isinstance(value, (bool, str)):
         return value
@@ -51,7 +70,7 @@ def encode(value, where: str = "value"):
     if isinstance(value, float):
         return value if math.isfinite(value) else {"f": repr(value)}
     if isinstance(value, list):
-        return [encode(v, where) for v in value]
+        return value if is_plain_list(value) else [encode(v, where) for v in value]
     if isinstance(value, tuple):
         return {"t": [encode(v, where) for v in value]}
     if isinstance(value, dict):
@@ -68,6 +87,8 @@ def encode(value, where: str = "value"):
 
 def decode(value):
     if isinstance(value, list):
+        if set(map(type, value)) <= _PLAIN_TYPES:  # nothing tagged inside: the list as orjson read it
+            return value
         return [decode(v) for v in value]
     if isinstance(value, dict):
         (tag, body), = value.items()

@@ -181,9 +181,21 @@ def _eval_compiled(code, globals_):
     return eval(code, globals_)  # noqa: S307
 
 
+#: reductions people type that are the named ones, so they take the same fast paths
+_REDUCER_SHAPES = {"a + b": operator.add, "a * b": operator.mul, "max(a, b)": max, "min(a, b)": min,
+                   "lambda a, b: a + b": operator.add, "lambda a, b: a * b": operator.mul,
+                   "lambda a, b: max(a, b)": max, "lambda a, b: min(a, b)": min}
+_REDUCER_SHAPES = {ast.dump(ast.parse(text, mode="eval")): function for text, function in _REDUCER_SHAPES.items()}
+
+
 def binary_reducer(source: str, label: str, namespace: Namespace | None = None) -> Callable:
-    """A reduce function (``a, b``): ``sum``/``min``/``max``, ``module:function`` or an expression."""
-    return compile_function(source, ("a", "b"), label, namespace, BINARY_REDUCERS)
+    """A reduce function (``a, b``): ``sum``/``min``/``max``, ``module:function`` or an expression;
+    ``a + b``, ``a * b``, ``max(a, b)`` and ``min(a, b)`` are the same functions as the named ones."""
+    function = compile_function(source, ("a", "b"), label, namespace, BINARY_REDUCERS)
+    try:
+        return _REDUCER_SHAPES.get(ast.dump(ast.parse(source.strip(), mode="eval")), function)
+    except SyntaxError:  # a body of statements
+        return function
 
 
 def state_updater(source: str, label: str, namespace: Namespace | None = None) -> Callable:

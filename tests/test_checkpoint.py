@@ -16,6 +16,7 @@ import orjson
 @pytest.mark.parametrize("value", [
     None, True, 0, -(1 << 70), 1.5, "ü", [1, (2, "x")], (), ((1,),), {"a": (1, 2), (1, "k"): [None]},
     {1, 2}, frozenset({"a"}), b"\xff\x00", [{"d": 1}], {"t": [1]}, float("inf"),
+    [1 << 70, 1], [-(1 << 63) - 1], [1.5, float("-inf")], [True, 1, None, "s", 2.0], ["a", ("b",)], [[1], 2],
 ])
 def test_values_round_trip_exactly(value):
     """Tuples stay tuples, ints stay ints, dict keys keep their types; nothing is pickled."""

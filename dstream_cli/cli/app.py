@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from .. import __version__
 from ..formats import INPUT_FORMATS
 from ..receivers.blocks import DEFAULT_MAX_BACKLOG, DEFAULT_MAX_BACKLOG_BYTES
 from ..receivers.lines import DEFAULT_MAX_LINE_BYTES
@@ -39,7 +40,7 @@ def _start_time(value: str) -> int:
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog="Each stage has its own --help, e.g. 'dstream reduce-by-key-and-window --help'. See man dstream.",
 )
-@click.version_option(package_name="dstream", prog_name="dstream", message="%(prog)s %(version)s")
+@click.version_option(__version__, prog_name="dstream", message="%(prog)s %(version)s")
 @click.option("-b", "--batch", type=DURATION, default="1s", show_default=True, help="Batch interval.")
 @click.option("--socket", "socket_", type=HostPort(), metavar="HOST:PORT",
               help="Main input: lines from a TCP server (reconnects).")

@@ -42,8 +42,9 @@ class Step(NamedTuple):
 
 
 def _source_shape(f) -> tuple:
-    """Recognise the expressions that have C-speed equivalents: ``x.split()``, ``(x, <int>)``, and
-    ``x[<constant>]`` or a tuple of them (``operator.itemgetter``)."""
+    """Recognise the expressions that have C-speed equivalents: ``x.split()``; ``(KEY, <int>)`` (before a
+    sum it becomes a Counter of KEY: ``x`` itself, ``x.method()``, ``x[k]``, or any expression of x);
+    and ``x[<constant>]`` or a tuple of them (``operator.itemgetter``)."""
     import ast
 
     source = getattr(f, "__dstream_source__", None)
@@ -55,10 +56,9 @@ def _source_shape(f) -> tuple:
         return ()
     if ast.dump(tree) == ast.dump(ast.parse("x.split()", mode="eval").body):
         return ("split",)
-    if (isinstance(tree, ast.Tuple) and len(tree.elts) == 2 and isinstance(tree.elts[0], ast.Name)
-            and tree.elts[0].id == "x" and isinstance(tree.elts[1], ast.Constant)
+    if (isinstance(tree, ast.Tuple) and len(tree.elts) == 2 and isinstance(tree.elts[1], ast.Constant)
             and type(tree.elts[1].value) is int):
-        return ("pair", tree.elts[1].value)
+        return ("pair", tree.elts[1].value, _key_function(tree.elts[0], f, ast))
     items = tree.elts if isinstance(tree, ast.Tuple) and len(tree.elts) >= 2 else [tree]
     keys = [_constant_subscript_of_x(item, ast) for item in items]
     if all(key is not _NOT_CONSTANT for key in keys):
@@ -67,6 +67,22 @@ def _source_shape(f) -> tuple:
 
 
 _NOT_CONSTANT = object()
+
+
+def _key_function(node, f, ast) -> Callable | None:
+    """The key of ``(KEY, c)`` as a function of x, in C where there is one; None for x itself."""
+    if isinstance(node, ast.Name) and node.id == "x":
+        return None
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "x" and not node.args and not node.keywords):
+        return operator.methodcaller(node.func.attr)
+    key = _constant_subscript_of_x(node, ast)
+    if key is not _NOT_CONSTANT:
+        return operator.itemgetter(key)
+    arguments = ast.arguments(posonlyargs=[], args=[ast.arg(arg="x")], vararg=None, kwonlyargs=[],
+                              kw_defaults=[], kwarg=None, defaults=[])
+    expression = ast.fix_missing_locations(ast.Expression(body=ast.Lambda(args=arguments, body=node)))
+    return eval(compile(expression, "<key>", "eval"), f.__globals__)  # noqa: S307 - the user's own expression
 
 
 def _constant_subscript_of_x(node, ast):
@@ -124,8 +140,12 @@ def flat_map_step(f, label):
 
 
 def count_pairs_step(pair: Step, reduce: Step) -> Step:
-    """``map '(x, c)'`` then ``reduce-by-key sum`` as one C-level Counter; the two steps' slow paths on error."""
-    constant = pair.shape[1]
+    """``map '(KEY, c)'`` then ``reduce-by-key sum`` as one Counter of the keys; the two steps' slow paths on error."""
+    _, constant, key = pair.shape
+    count = Counter if key is None else (lambda batch: Counter(map(key, batch)))
+
+    def add(counts: Counter, part: list) -> None:
+        counts.update(part if key is None else map(key, part))
 
     def finish(counts: Counter) -> list:
         return list(counts.items()) if constant == 1 else [(k, n * constant) for k, n in counts.items()]
@@ -133,7 +153,7 @@ def count_pairs_step(pair: Step, reduce: Step) -> Step:
     def slow(batch, t, reject):
         return reduce.slow(pair.slow(batch, t, reject), t, reject)
 
-    return Step(reduce.label, lambda batch, t: finish(Counter(batch)), slow, fold=Fold(Counter, Counter.update, finish))
+    return Step(reduce.label, lambda batch, t: finish(count(batch)), slow, fold=Fold(Counter, add, finish))
 
 
 def filter_step(f, label):

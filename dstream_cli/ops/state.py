@@ -5,7 +5,7 @@ from typing import Callable
 
 from ..dstream import DStream
 from ..errors import RECORD_ERRORS
-from .batch import as_pair
+from .batch import as_pair, require_pairs
 
 
 class StateDStream(DStream):
@@ -35,14 +35,17 @@ class StateDStream(DStream):
     def _advance(self, t: int) -> list:
         batch = self.dependencies[0].get_or_compute(t) or []
         reject = None
-        groups: dict = {}
-        for record in batch:
-            try:
-                key, value = as_pair(record)
-                groups.setdefault(key, []).append(value)
-            except RECORD_ERRORS as exc:  # noqa: BLE001
-                reject = reject or self.context.record_errors.rejecter(t, ",".join(self.input_names))
-                reject(self.label, record, exc)
+        try:
+            groups = self._group(require_pairs(batch))
+        except RECORD_ERRORS:  # noqa: BLE001 - again record by record, to name or skip what is not a pair
+            groups = {}
+            for record in batch:
+                try:
+                    key, value = as_pair(record)
+                    groups.setdefault(key, []).append(value)
+                except RECORD_ERRORS as exc:  # noqa: BLE001
+                    reject = reject or self.context.record_errors.rejecter(t, ",".join(self.input_names))
+                    reject(self.label, record, exc)
         new_state: dict = {}
         for key in [*self.state, *(k for k in groups if k not in self.state)]:
             values = groups.get(key, [])
@@ -65,14 +68,29 @@ class StateDStream(DStream):
         self.state_time = t
         return list(new_state.items())
 
+    @staticmethod
+    def _group(pairs: list) -> dict:
+        groups: dict = {}
+        for key, value in pairs:
+            if key in groups:
+                groups[key].append(value)
+            else:
+                groups[key] = [value]
+        return groups
+
     def snapshot(self, t: int) -> dict:
+        # Columns rather than pairs: a column of strings or numbers goes to the encoder as it is.
         data = super().snapshot(t)
-        data.update(state=list(self.state.items()), time=self.state_time,
-                    last_values=list(self.last_values_ms.items()))
+        data.update(state_keys=list(self.state), state_values=list(self.state.values()), time=self.state_time,
+                    last_values_keys=list(self.last_values_ms), last_values=list(self.last_values_ms.values()))
         return data
 
     def restore(self, data: dict) -> None:
         super().restore(data)
-        self.state = dict(data["state"])
+        if "state_keys" in data:
+            self.state = dict(zip(data["state_keys"], data["state_values"], strict=True))
+            self.last_values_ms = dict(zip(data["last_values_keys"], data["last_values"], strict=True))
+        else:  # written by earlier versions: lists of pairs
+            self.state = dict(data["state"])
+            self.last_values_ms = dict(data["last_values"])
         self.state_time = data["time"]
-        self.last_values_ms = dict(data["last_values"])

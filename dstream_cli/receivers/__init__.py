@@ -1,4 +1,3 @@
-"""Receivers: where records come from. Each runs beside batch processing and stores into a BlockBuffer."""
-from .base import Receiver, ReceiverSupervisor
+"""Receivers: where records come from. Each runs beside batch processing and stores into a BlockBuffer.
 
-__all__ = ["Receiver", "ReceiverSupervisor"]
+The contract is in ``base`` (``Receiver``, ``ReceiverSupervisor``); one module per kind of source."""

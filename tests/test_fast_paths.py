@@ -1,0 +1,56 @@
+"""The fast paths give exactly what the general path gives; start-up imports only what it needs."""
+import subprocess
+import sys
+
+import pytest
+
+from conftest import invoke, queue_text
+
+WORDS = queue_text([["The cat", "the CAT sat", "on", ""], [], ["Mat mat MAT", "x"], ["a b", "B a"]])
+
+# Each pair: a chain the fast path recognises, and one that means the same but that no shape matches.
+SAME = [
+    (["map", "(x.lower(), 1)", "reduce-by-key", "sum"], ["map", "(x.lower(), 1) if True else 0", "reduce-by-key", "sum"]),
+    (["map", "(x.lower(), 3)", "reduce-by-key", "a + b"], ["map", "(x.lower(), 3) if True else 0", "reduce-by-key", "b + a"]),
+    (["map", "(x[:1], 1)", "reduce-by-key", "a+b"], ["map", "(x[:1], 1) if True else 0", "reduce-by-key", "b + a"]),
+    (["map", "(x[0], 2)", "reduce-by-key", "sum"], ["map", "(x[0], 2) if True else 0", "reduce-by-key", "b + a"]),
+    (["map", "(len(x), 1)", "reduce-by-key", "max(a, b)"], ["map", "(len(x), 1)", "reduce-by-key", "b if b > a else a"]),
+    (["map", "(x, len(x))", "reduce-by-key", "min(a, b)"], ["map", "(x, len(x))", "reduce-by-key", "b if b < a else a"]),
+    (["map", "(x, 2)", "reduce-by-key", "a * b"], ["map", "(x, 2)", "reduce-by-key", "b * a"]),
+]
+
+
+@pytest.mark.parametrize("fast, general", SAME, ids=lambda chain: " ".join(chain))
+def test_a_recognised_shape_gives_what_the_general_path_gives(fast, general):
+    stages = ["flat-map", "x.split()"]
+    expected = invoke(["--queue", "-", *stages, *general, "emit"], input=WORDS)
+    result = invoke(["--queue", "-", *stages, *fast, "emit"], input=WORDS)
+    assert expected.exit_code == result.exit_code == 0, result.stderr
+    assert result.stdout == expected.stdout and result.stdout
+
+
+def test_a_bad_record_on_the_fast_path_is_named_or_skipped_as_on_the_general_one():
+    failed = invoke(["--queue", "-", "map", "(x.lower(), 1)", "reduce-by-key", "a + b"], input="A\n")
+    assert failed.exit_code == 0
+    bad = invoke(["--queue", "-", "--format", "json", "map", "(x.lower(), 1)", "reduce-by-key", "a + b"],
+                 input='"A"\n5\n"a"\n')
+    assert bad.exit_code == 1 and "AttributeError" in bad.stderr and "record 5" in bad.stderr
+    skipped = invoke(["--queue", "-", "--format", "json", "--on-error", "skip", "map", "(x.lower(), 1)",
+                      "reduce-by-key", "a + b"], input='"A"\n5\n"a"\n')
+    assert skipped.stdout == "a\t2\n"
+
+
+def test_the_command_line_imports_no_engine_rich_watchdog_or_package_metadata():
+    """`dstream --version` and `--help` pay only for click: the engine loads when a chain runs."""
+    code = ("import sys, dstream_cli.cli; heavy = {'importlib.metadata', 'dstream_cli.context', 'dstream_cli.dstream',"
+            " 'rich', 'watchdog', 'dstream_cli.scheduler.jobs'}; print(sorted(heavy & set(sys.modules)))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout == "[]\n"
+
+
+def test_the_version_is_the_packages():
+    from importlib.metadata import version
+
+    import dstream_cli
+
+    assert dstream_cli.__version__ == version("dstream")
+    assert invoke(["--version"]).stdout == f"dstream {dstream_cli.__version__}\n"
