@@ -504,25 +504,30 @@ def test_a_second_sigint_kills_a_running_foreach_batch_command(tmp_path):
 
 PEAK_RSS = """
 import resource, subprocess, sys
-subprocess.run(sys.argv[1:], stdin=sys.stdin, stdout=subprocess.DEVNULL)
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)
+run = subprocess.run(sys.argv[1:], stdin=sys.stdin, capture_output=True, text=True)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024, run.returncode,
+      sum(int(n) for n in run.stdout.split()), repr(run.stderr[-300:]))
 """
 BIG_LINES = "import sys\nline = b'x' * 100_000 + b'\\n'\nfor _ in range(1000): sys.stdout.buffer.write(line)\n"
 SLOW = ["--batch", "200ms", "--run-for", "3s", "--max-backlog-bytes", str(8 << 20), "--import", "time",
         "transform", "time.sleep(0.3) or batch", "count", "emit"]
 
 
-def peak_rss_mb(args, stdin) -> int:
+def peak_rss_mb(args, stdin=subprocess.DEVNULL, input=None) -> tuple[int, int]:
+    """Peak RSS in MB of a dstream run whose chain ends in `count emit`, and the records it counted."""
     result = subprocess.run([sys.executable, "-c", PEAK_RSS, *installed_dstream(), *args], stdin=stdin,
-                            capture_output=True, text=True, timeout=60)
-    return int(result.stdout)
+                            input=input, capture_output=True, text=True, timeout=60)
+    peak, status, counted, stderr = result.stdout.split(" ", 3)
+    assert status == "0", stderr
+    return int(peak), int(counted)
 
 
 def test_the_backlog_is_bounded_in_bytes_for_stdin(tmp_path):
     """100 MB in lines of 100 KB (few records, many bytes) against a slow chain: memory stays near the bound."""
     producer = subprocess.Popen([sys.executable, "-c", BIG_LINES], stdout=subprocess.PIPE)
     try:
-        assert peak_rss_mb(SLOW, producer.stdout) < 100
+        peak, counted = peak_rss_mb(SLOW, producer.stdout)
+        assert peak < 100 and counted > 0
     finally:
         producer.kill()
 
@@ -532,11 +537,11 @@ def test_a_big_watched_file_is_read_under_the_same_bound(tmp_path):
     watched.mkdir()
     with open(watched / "big.log", "wb") as handle:
         handle.write((b"x" * 100_000 + b"\n") * 1000)
-    assert peak_rss_mb(["--watch", str(watched), "--watch-existing", *SLOW], subprocess.DEVNULL) < 100
+    peak, counted = peak_rss_mb(["--watch", str(watched), "--watch-existing", *SLOW])
+    assert peak < 100 and counted > 0
 
 
 def test_a_flat_map_that_gives_30_million_records_streams_them(tmp_path):
-    result = subprocess.run([sys.executable, "-c", PEAK_RSS, *installed_dstream(), "--queue", "-", "flat-map",
-                             "range(3 * 10**7)", "count", "emit"], input="x\n", capture_output=True, text=True,
-                            timeout=60)
-    assert int(result.stdout) < 100
+    peak, counted = peak_rss_mb(["--queue", "-", "flat-map", "range(3 * 10**7)", "count", "emit"], input="x\n",
+                                stdin=None)
+    assert peak < 100 and counted == 3 * 10**7
