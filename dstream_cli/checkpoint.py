@@ -10,12 +10,14 @@ two kept, each written to a temporary file, fsynced and renamed, readable by the
 Values are encoded so they round-trip exactly and load without running code: JSON scalars as
 they are; a list as a JSON array; a tuple as ``{"t": [...]}``, a dict as ``{"d": [[k, v], ...]}``,
 a set as ``{"s": [...]}``, bytes as ``{"b": "<base64>"}``, an int beyond 64 bits as
-``{"ix": "<hex digits>"}`` (``{"i": "<decimal digits>"}`` is read too) and a non-finite float as ``{"f": "nan"}``. Anything else cannot be saved,
+``{"ix": "<hex digits>"}`` (``{"i": "<decimal digits>"}`` is read too) and a non-finite float as
+``{"f": "nan"}``. Anything else cannot be saved,
 and the error names where it was found and its type.
 """
 from __future__ import annotations
 
 import base64
+import contextlib
 import glob
 import math
 import os
@@ -142,10 +144,11 @@ class CheckpointStore:
         self.lock.release()
 
     # --- the allocation log: what each batch was given, before its outputs run -----------------------
-    def log_allocation(self, t: int, positions: list) -> None:
+    def log_allocation(self, t: int, zero_ms: int, positions: list) -> None:
         """Record, durably, the input positions that batch *t* was allocated up to (Spark logs its block
         allocations the same way): after a crash the batch is recomputed with the same time and records."""
-        line = orjson.dumps({"time": t, "positions": encode(positions, f"the input positions of batch {t}")}) + b"\n"
+        positions = encode(positions, f"the input positions of batch {t}")
+        line = orjson.dumps({"time": t, "zero_ms": zero_ms, "positions": positions}) + b"\n"
         try:
             if self._allocations is None:
                 path = os.path.join(self.directory, ALLOCATIONS)
@@ -156,8 +159,8 @@ class CheckpointStore:
             raise DstreamError(f"--checkpoint {self.directory}: cannot write {ALLOCATIONS}: {exc.strerror or exc}"
                                ) from None
 
-    def allocations_after(self, t: int) -> list[tuple[int, list]]:
-        """(batch time, input positions) of the batches allocated after *t*, oldest first."""
+    def allocations_after(self, t: int | None) -> list[tuple[int, list]]:
+        """(batch time, input positions) of the batches allocated after *t* (None: all), oldest first."""
         path = os.path.join(self.directory, ALLOCATIONS)
         if not os.path.exists(path):
             return []
@@ -169,7 +172,7 @@ class CheckpointStore:
             except (ValueError, KeyError, TypeError) as exc:
                 raise CheckpointUnusable(f"--checkpoint {self.directory}: {ALLOCATIONS} line {number} is "
                                          f"unreadable ({exc}); move the file away to resume without it") from None
-            if time > t:
+            if t is None or time > t:
                 found.append((time, positions))
         return found
 
@@ -231,7 +234,20 @@ class CheckpointStore:
         if unusable:
             print(f"dstream: warning: --start-fresh: starting from nothing; {', '.join(unusable)} left in place",
                   file=self.stderr, flush=True)
+            with contextlib.suppress(FileNotFoundError):  # its positions follow a checkpoint that is gone
+                os.unlink(os.path.join(self.directory, ALLOCATIONS))
         return None
+
+    def allocation_zero(self) -> int | None:
+        """The zero time of a run that allocated batches but was stopped before its first checkpoint."""
+        path = os.path.join(self.directory, ALLOCATIONS)
+        if not os.path.exists(path):
+            return None
+        first = truncate_torn_tail(path).split(b"\n", 1)[0]
+        try:
+            return orjson.loads(first)["zero_ms"] if first else None
+        except (ValueError, KeyError, TypeError):
+            return None
 
     @staticmethod
     def _read(path: str) -> dict:

@@ -34,7 +34,8 @@ class StreamingContext:
     *batch_interval* is a duration: seconds as a number, or text such as ``"250ms"``.
     When every input is a queue (``queue_stream``), time is simulated and batches run back to back.
     *checkpoint* is a directory for state and progress; with it, *wal* logs what non-replayable inputs
-    receive so a crash loses none of it. *max_backlog* and *max_backlog_bytes* cap the records and text an input holds between batches.
+    receive so a crash loses none of it. *max_backlog* and *max_backlog_bytes* cap the records and text an
+    input holds between batches.
     Checkpoints that are all unreadable are refused (exit 1) unless *start_fresh*.
     """
 

@@ -152,6 +152,16 @@ class QueueInputDStream(InputDStream):
     def ended(self) -> bool:
         return self._peek() is None
 
+    def replay(self, t: int, position: int) -> int:
+        records: list = []
+        bad: list = []
+        while self._consumed < position and (block := self._peek()) is not None:
+            self._next = None
+            self._consumed += 1
+            records += block.records
+            bad += block.bad
+        return self._allocated(t, Block(records, bad, position))
+
     def backlog(self) -> int:
         return 0
 

@@ -126,7 +126,8 @@ def entry_for(label: str, record, reason: str, t: int, input_name: str) -> dict:
     entry = {"stage": label, "input": input_name, "batch_time": t, "reason": reason}
     if isinstance(record, (bytes, bytearray)):
         entry["record_base64"] = base64.b64encode(record).decode()
-    elif isinstance(record, (str, float, bool, type(None))) or (isinstance(record, int) and -(1 << 63) <= record < 1 << 63):
+    elif isinstance(record, (str, float, bool, type(None))) or (
+            isinstance(record, int) and -(1 << 63) <= record < 1 << 63):
         entry["record"] = record
     else:
         entry["record"] = repr(record)

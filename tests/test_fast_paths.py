@@ -10,12 +10,16 @@ WORDS = queue_text([["The cat", "the CAT sat", "on", ""], [], ["Mat mat MAT", "x
 
 # Each pair: a chain the fast path recognises, and one that means the same but that no shape matches.
 SAME = [
-    (["map", "(x.lower(), 1)", "reduce-by-key", "sum"], ["map", "(x.lower(), 1) if True else 0", "reduce-by-key", "sum"]),
-    (["map", "(x.lower(), 3)", "reduce-by-key", "a + b"], ["map", "(x.lower(), 3) if True else 0", "reduce-by-key", "b + a"]),
+    (["map", "(x.lower(), 1)", "reduce-by-key", "sum"],
+     ["map", "(x.lower(), 1) if True else 0", "reduce-by-key", "sum"]),
+    (["map", "(x.lower(), 3)", "reduce-by-key", "a + b"],
+     ["map", "(x.lower(), 3) if True else 0", "reduce-by-key", "b + a"]),
     (["map", "(x[:1], 1)", "reduce-by-key", "a+b"], ["map", "(x[:1], 1) if True else 0", "reduce-by-key", "b + a"]),
     (["map", "(x[0], 2)", "reduce-by-key", "sum"], ["map", "(x[0], 2) if True else 0", "reduce-by-key", "b + a"]),
-    (["map", "(len(x), 1)", "reduce-by-key", "max(a, b)"], ["map", "(len(x), 1)", "reduce-by-key", "b if b > a else a"]),
-    (["map", "(x, len(x))", "reduce-by-key", "min(a, b)"], ["map", "(x, len(x))", "reduce-by-key", "b if b < a else a"]),
+    (["map", "(len(x), 1)", "reduce-by-key", "max(a, b)"],
+     ["map", "(len(x), 1)", "reduce-by-key", "b if b > a else a"]),
+    (["map", "(x, len(x))", "reduce-by-key", "min(a, b)"],
+     ["map", "(x, len(x))", "reduce-by-key", "b if b < a else a"]),
     (["map", "(x, 2)", "reduce-by-key", "a * b"], ["map", "(x, 2)", "reduce-by-key", "b * a"]),
 ]
 

@@ -490,7 +490,8 @@ def test_a_hanging_foreach_batch_command_is_killed_with_its_children_after_its_t
 
 def test_a_second_sigint_kills_a_running_foreach_batch_command(tmp_path):
     pid_file = tmp_path / "pid"
-    proc = subprocess.Popen([*installed_dstream(), "--queue", "-", "foreach-batch", f"echo $$ > {pid_file}; exec sleep 100"],
+    command = f"echo $$ > {pid_file}; exec sleep 100"
+    proc = subprocess.Popen([*installed_dstream(), "--queue", "-", "foreach-batch", command],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdin.write(b"a\n")
     proc.stdin.close()
@@ -545,3 +546,20 @@ def test_a_flat_map_that_gives_30_million_records_streams_them(tmp_path):
     peak, counted = peak_rss_mb(["--queue", "-", "flat-map", "range(3 * 10**7)", "count", "emit"], input="x\n",
                                 stdin=None)
     assert peak < 100 and counted == 3 * 10**7
+
+
+def test_a_batch_killed_before_the_first_checkpoint_is_redone_with_its_own_time(tmp_path):
+    """The first batch's file is written, then SIGKILL before any checkpoint: the restart keeps that run's
+    batch times, so the batch is redone into the same file instead of counted again under a new time."""
+    (tmp_path / "in.txt").write_text("".join(f"k {i}\n" for i in range(100)))
+    marker = tmp_path / "stalled"
+    args = [*installed_dstream(), "-i", "f=file:in.txt", "--batch", "200ms", "--checkpoint", "ck", "from", "f",
+            *KEYED, "out/c", "--format", "json", "foreach-batch", f"test -e {marker} || {{ touch {marker}; sleep 60; }}"]
+    proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(marker.exists, what="the first batch's outputs")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not list((tmp_path / "ck").glob("checkpoint-*")) and len(list((tmp_path / "out").glob("c-*"))) == 1
+    again = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0, again.stderr
+    assert file_totals(tmp_path / "out") == ({"k": 100}, 100)

@@ -26,7 +26,8 @@ def _start_time(value: str) -> int:
         try:
             ms = int(datetime.datetime.fromisoformat(value).timestamp() * 1000)
         except ValueError:
-            raise click.BadParameter(f"{value!r} is neither milliseconds nor an ISO date (2026-11-24T09:00:00)") from None
+            raise click.BadParameter(
+                f"{value!r} is neither milliseconds nor an ISO date (2026-11-24T09:00:00)") from None
     try:
         datetime.datetime.fromtimestamp(ms / 1000 + 86400 * 366)  # batch times follow it: leave them room
     except (OverflowError, OSError, ValueError):
@@ -50,7 +51,8 @@ def _start_time(value: str) -> int:
               help="With --listen: producers connected at once; more wait.")
 @click.option("--client-timeout", type=DURATION, default="5m", show_default=True, metavar="DURATION",
               help="With --listen: close a connection that completes no line for this long (idle or trickling).")
-@click.option("--watch", type=click.Path(exists=True, file_okay=False), metavar="DIR", help="Main input: new files in DIR.")
+@click.option("--watch", type=click.Path(exists=True, file_okay=False), metavar="DIR",
+              help="Main input: new files in DIR.")
 @click.option("--glob", "glob_", metavar="PATTERN", help="With --watch: only file names matching PATTERN.")
 @click.option("--watch-existing", is_flag=True, help="With --watch: also read the files already there.")
 @click.option("--queue", type=click.Path(exists=True, dir_okay=False, allow_dash=True), metavar="FILE",
@@ -97,7 +99,8 @@ def _start_time(value: str) -> int:
 @click.option("--import", "imports", multiple=True, metavar="MODULE", help="Make MODULE available to expressions.")
 @click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True,
               help="Where the chain runs; this version runs it here (local), and 'spark' exits 2.")
-@click.option("--master", default="local[2]", show_default=True, help="With --engine spark: the Spark master URL (not used by --engine local).")
+@click.option("--master", default="local[2]", show_default=True,
+              help="With --engine spark: the Spark master URL (not used by --engine local).")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def app(**options):
     """Spark Streaming's DStream model as one command: cut input into batches, run a chain of stages on each.

@@ -32,7 +32,8 @@ def _name() -> click.Argument:
 
 
 def _partitions() -> click.Option:
-    return Opt(["--partitions"], type=click.IntRange(min=1), help="Accepted as in Spark; one process runs one partition, so results do not change.")
+    return Opt(["--partitions"], type=click.IntRange(min=1),
+               help="Accepted as in Spark; one process runs one partition, so results do not change.")
 
 
 def _window_args(slide_required: bool = False) -> list[click.Parameter]:

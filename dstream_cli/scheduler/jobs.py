@@ -73,6 +73,9 @@ class JobScheduler:
             context.record_errors.resume_after(document["time"])
         elif simulated:
             context.zero_ms = self.options.start_time_ms
+        elif context.checkpoints and context.checkpoints.allocation_zero() is not None:
+            # killed before its first checkpoint: keep that run's times, so its batches are redone as they were
+            context.zero_ms = context.checkpoints.allocation_zero()
         else:
             context.zero_ms = self.clock.next_aligned(batch) - batch
         t = context.zero_ms + batch if document is None else document["time"] + batch
@@ -198,7 +201,7 @@ class JobScheduler:
         if records is None:
             records = sum(stream.allocate(t) for stream in self.inputs)
             if self.logs_allocations:
-                context.checkpoints.log_allocation(t, [stream.position() for stream in self.inputs])
+                context.checkpoints.log_allocation(t, context.zero_ms, [stream.position() for stream in self.inputs])
         for output in self.graph.outputs:
             job = output.generate_job(t)
             if job is not None:
