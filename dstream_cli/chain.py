@@ -213,5 +213,6 @@ class ChainBuilder:
         return s
 
     def _foreach_batch(self, s, a, label):
-        s.run_command_per_batch(a["command"], a.get("format") or "tsv", _ms(a.get("timeout") or 300_000))
+        timeout = {"timeout": _ms(a["timeout"])} if a.get("timeout") else {}
+        s.run_command_per_batch(a["command"], a.get("format") or "tsv", **timeout)
         return s

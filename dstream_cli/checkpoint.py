@@ -23,11 +23,12 @@ import math
 import os
 import re
 import sys
+from typing import NamedTuple
 
 import orjson
 
 from .errors import DstreamError, UsageError
-from .fsio import DirectoryLock, append_durably, truncate_torn_tail, write_atomically
+from .fsio import DirectoryLock, append_durably, complete_lines, write_atomically
 
 FORMAT = "dstream-checkpoint"
 VERSION = 1
@@ -114,6 +115,14 @@ def decode(value):
     return value
 
 
+class Allocation(NamedTuple):
+    """One line of the allocation log: what batch *time* of the stream started at *zero_ms* was given."""
+
+    time: int
+    zero_ms: int
+    positions: list
+
+
 class CheckpointUnusable(DstreamError):
     """Checkpoints are there but none can be resumed from: refuse rather than silently start over (exit 1)."""
 
@@ -159,21 +168,20 @@ class CheckpointStore:
             raise DstreamError(f"--checkpoint {self.directory}: cannot write {ALLOCATIONS}: {exc.strerror or exc}"
                                ) from None
 
-    def allocations_after(self, t: int | None) -> list[tuple[int, list]]:
-        """(batch time, input positions) of the batches allocated after *t* (None: all), oldest first."""
+    def pending_allocations(self) -> list[Allocation]:
+        """The batches allocated since the last checkpoint was written (entries older than it are left by a
+        crash between the two writes), oldest first; read once, at the start."""
         path = os.path.join(self.directory, ALLOCATIONS)
         if not os.path.exists(path):
             return []
         found = []
-        for number, line in enumerate(truncate_torn_tail(path).splitlines(), 1):
+        for number, line in enumerate(complete_lines(path)[0].splitlines(), 1):
             try:
                 entry = orjson.loads(line)
-                time, positions = entry["time"], decode(entry["positions"])
+                found.append(Allocation(entry["time"], entry["zero_ms"], decode(entry["positions"])))
             except (ValueError, KeyError, TypeError) as exc:
                 raise CheckpointUnusable(f"--checkpoint {self.directory}: {ALLOCATIONS} line {number} is "
                                          f"unreadable ({exc}); move the file away to resume without it") from None
-            if t is None or time > t:
-                found.append((time, positions))
         return found
 
     def _paths_newest_first(self) -> list[str]:
@@ -237,17 +245,6 @@ class CheckpointStore:
             with contextlib.suppress(FileNotFoundError):  # its positions follow a checkpoint that is gone
                 os.unlink(os.path.join(self.directory, ALLOCATIONS))
         return None
-
-    def allocation_zero(self) -> int | None:
-        """The zero time of a run that allocated batches but was stopped before its first checkpoint."""
-        path = os.path.join(self.directory, ALLOCATIONS)
-        if not os.path.exists(path):
-            return None
-        first = truncate_torn_tail(path).split(b"\n", 1)[0]
-        try:
-            return orjson.loads(first)["zero_ms"] if first else None
-        except (ValueError, KeyError, TypeError):
-            return None
 
     @staticmethod
     def _read(path: str) -> dict:

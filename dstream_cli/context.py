@@ -119,7 +119,7 @@ class StreamingContext:
         return self._receiver_input(name, receiver, fmt)
 
     def listen_text_stream(self, host: str, port: int, name: str = "listen", fmt: str = "text",
-                           max_connections: int = 64, ack: bool = False, client_timeout=300):
+                           max_connections: int = 64, ack: bool = False, client_timeout="5m"):
         """Lines from every producer that connects to HOST:PORT; *ack* (needs ``wal``) acknowledges durable lines;
         a producer that completes no line for *client_timeout* (a duration; None: never) is disconnected."""
         from .receivers.socket import ListenReceiver

@@ -222,7 +222,7 @@ class DStream:
     def save_as_text_files(self, prefix: str, suffix: str | None = None, fmt: str = "text") -> None:
         outputs.ForEachDStream(self, outputs.TextFilesWriter(prefix, suffix, fmt))
 
-    def run_command_per_batch(self, command: str, fmt: str = "tsv", timeout=300) -> None:
+    def run_command_per_batch(self, command: str, fmt: str = "tsv", timeout="5m") -> None:
         """``sh -c command`` per non-empty batch; one still running after *timeout* (a duration) is killed."""
         timeout_s = None if timeout is None else parse_duration(timeout) / 1000
         outputs.ForEachDStream(self, outputs.CommandRunner(command, fmt, self.context.stdout, timeout_s))

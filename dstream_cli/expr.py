@@ -182,10 +182,11 @@ def _eval_compiled(code, globals_):
 
 
 #: reductions people type that are the named ones, so they take the same fast paths
-_REDUCER_SHAPES = {"a + b": operator.add, "a * b": operator.mul, "max(a, b)": max, "min(a, b)": min,
-                   "lambda a, b: a + b": operator.add, "lambda a, b: a * b": operator.mul,
-                   "lambda a, b: max(a, b)": max, "lambda a, b: min(a, b)": min}
-_REDUCER_SHAPES = {ast.dump(ast.parse(text, mode="eval")): function for text, function in _REDUCER_SHAPES.items()}
+_REDUCER_SHAPES = {
+    ast.dump(ast.parse(f"{prefix}{body}", mode="eval")): function
+    for body, function in (("a + b", operator.add), ("a * b", operator.mul), ("max(a, b)", max), ("min(a, b)", min))
+    for prefix in ("", "lambda a, b: ")
+}
 
 
 def binary_reducer(source: str, label: str, namespace: Namespace | None = None) -> Callable:

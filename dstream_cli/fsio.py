@@ -58,14 +58,15 @@ def append_durably(fd: int, data: bytes, size_before: int) -> None:
         raise
 
 
-def truncate_torn_tail(path: str) -> bytes:
-    """The file's complete lines; a last line without its newline (a write a crash cut short) is cut off."""
-    with open(path, "rb+") as handle:
+def complete_lines(path: str, truncate: bool = True) -> tuple[bytes, int]:
+    """The file's complete lines, and how many bytes followed them: a last line without its newline is a
+    write that a crash cut short. With *truncate* it is cut off the file, so the next append starts clean."""
+    with open(path, "rb+" if truncate else "rb") as handle:
         data = handle.read()
         end = data.rfind(b"\n") + 1
-        if end < len(data):
+        if truncate and end < len(data):
             handle.truncate(end)
-    return data[:end]
+    return data[:end], len(data) - end
 
 
 class DirectoryLock:

@@ -116,7 +116,7 @@ class CommandRunner:
     The command runs in a process group of its own; one still running after *timeout_s* is killed with
     all it started, and the batch counts as failed (retried like any output)."""
 
-    def __init__(self, command: str, fmt: str = "tsv", stdout=None, timeout_s: float | None = 300.0) -> None:
+    def __init__(self, command: str, fmt: str, stdout, timeout_s: float | None) -> None:
         self.command = command
         self.fmt = fmt
         self.stdout = stdout

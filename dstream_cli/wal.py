@@ -31,7 +31,7 @@ import orjson
 
 from .checkpoint import KEEP, decode, encode
 from .errors import DstreamError
-from .fsio import append_durably, fsync_directory
+from .fsio import append_durably, complete_lines, fsync_directory
 from .receivers.blocks import BadRaw
 
 SEGMENT_BYTES = 64 << 20
@@ -80,16 +80,12 @@ class WriteAheadLog:
         return sorted(paths, key=_first_seq)
 
     def _read_segment(self, path: str, truncate: bool = False) -> list[LoggedBlock]:
-        with open(path, "rb") as handle:
-            data = handle.read()
-        end = data.rfind(b"\n") + 1
-        if end < len(data):
-            print(f"dstream: warning: {path}: ignoring {len(data) - end} bytes of a block cut short by a crash",
+        data, torn = complete_lines(path, truncate)
+        if torn:
+            print(f"dstream: warning: {path}: ignoring {torn} bytes of a block cut short by a crash",
                   file=self.stderr, flush=True)
-            if truncate:
-                os.truncate(path, end)
         blocks = []
-        for number, line in enumerate(data[:end].splitlines(), 1):
+        for number, line in enumerate(data.splitlines(), 1):
             try:
                 entry = orjson.loads(line)
                 blocks.append(LoggedBlock(entry["seq"], entry["at"], decode(entry["records"]),

@@ -319,12 +319,20 @@ def count_by_value_step(label):
     return Step(label, lambda batch, t: list(Counter(batch).items()), slow, fold=Fold(Counter, Counter.update, _items))
 
 
+def group_pairs(pairs: list) -> dict:
+    """Each key's values, in arrival order, from a batch that ``require_pairs`` let through."""
+    groups: dict = {}
+    for key, value in pairs:
+        if key in groups:
+            groups[key].append(value)
+        else:
+            groups[key] = [value]
+    return groups
+
+
 def group_by_key_step(label):
     def fast(batch):
-        groups: dict = {}
-        for key, value in require_pairs(batch):
-            groups.setdefault(key, []).append(value)
-        return list(groups.items())
+        return list(group_pairs(require_pairs(batch)).items())
 
     def slow(batch, t, reject):
         groups: dict = {}

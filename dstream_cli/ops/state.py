@@ -5,7 +5,7 @@ from typing import Callable
 
 from ..dstream import DStream
 from ..errors import RECORD_ERRORS
-from .batch import as_pair, require_pairs
+from .batch import group_by_key_step, group_pairs, require_pairs
 
 
 class StateDStream(DStream):
@@ -23,6 +23,7 @@ class StateDStream(DStream):
         self.state: dict = {}
         self.last_values_ms: dict = {}
         self.state_time: int | None = None
+        self.grouping = group_by_key_step(self.label)  # its slow path names or skips what is not a pair
         self.context.note_state(self)
 
     def compute(self, t: int) -> list:
@@ -36,16 +37,10 @@ class StateDStream(DStream):
         batch = self.dependencies[0].get_or_compute(t) or []
         reject = None
         try:
-            groups = self._group(require_pairs(batch))
+            groups = group_pairs(require_pairs(batch))
         except RECORD_ERRORS:  # noqa: BLE001 - again record by record, to name or skip what is not a pair
-            groups = {}
-            for record in batch:
-                try:
-                    key, value = as_pair(record)
-                    groups.setdefault(key, []).append(value)
-                except RECORD_ERRORS as exc:  # noqa: BLE001
-                    reject = reject or self.context.record_errors.rejecter(t, ",".join(self.input_names))
-                    reject(self.label, record, exc)
+            reject = self.context.record_errors.rejecter(t, ",".join(self.input_names))
+            groups = dict(self.grouping.slow(batch, t, reject))
         new_state: dict = {}
         for key in [*self.state, *(k for k in groups if k not in self.state)]:
             values = groups.get(key, [])
@@ -67,16 +62,6 @@ class StateDStream(DStream):
         self.state = new_state
         self.state_time = t
         return list(new_state.items())
-
-    @staticmethod
-    def _group(pairs: list) -> dict:
-        groups: dict = {}
-        for key, value in pairs:
-            if key in groups:
-                groups[key].append(value)
-            else:
-                groups[key] = [value]
-        return groups
 
     def snapshot(self, t: int) -> dict:
         # Columns rather than pairs: a column of strings or numbers goes to the encoder as it is.

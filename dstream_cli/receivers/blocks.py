@@ -18,11 +18,10 @@ _OTHER_RECORD_BYTES = 64
 
 
 def approximate_bytes(records: list) -> int:
-    """Characters of text records (one C-level pass); a fixed guess for anything else."""
-    try:
-        return sum(map(len, records)) if set(map(type, records)) <= {str, bytes} else _OTHER_RECORD_BYTES * len(records)
-    except TypeError:
-        return _OTHER_RECORD_BYTES * len(records)
+    """Characters of text records (C-level passes); a fixed guess for anything else."""
+    if set(map(type, records)) <= {str, bytes}:
+        return sum(map(len, records))
+    return _OTHER_RECORD_BYTES * len(records)
 
 
 class BadRaw(NamedTuple):

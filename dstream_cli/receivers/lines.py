@@ -146,3 +146,37 @@ def read_positioned(stream, offset: int, skip: int, max_line_bytes: int,
         held_bad = []
         if end != line_start:
             line_start, taken = end, 0
+
+
+def as_line_position(position) -> list[int]:
+    """``[offset, lines]``; a plain byte offset is how earlier versions checkpointed a file."""
+    if position is None:
+        return [0, 0]
+    if type(position) is int and position >= 0:
+        return [position, 0]
+    if (isinstance(position, list) and len(position) == 2 and all(type(n) is int and n >= 0 for n in position)):
+        return position
+    raise ValueError(f"position {position!r} should be [byte offset, lines]")
+
+
+def read_lines_between(path: str, start, end, max_line_bytes: int) -> tuple[list, list]:
+    """The good lines of *path* from line position *start* to *end* (None: to the end of the file), with
+    the bad lines among them that were not delivered before *start* (see ``read_positioned``)."""
+    (offset, skip) = as_line_position(start)
+    end_offset, end_skip = as_line_position(end) if end is not None else (None, 0)
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        whole = handle.read() if end_offset is None else handle.read(max(end_offset - offset, 0))
+        lines, bad = _split_all(whole, max_line_bytes)
+        lines = lines[skip:]
+        if end_skip:
+            more, _ = _split_all(handle.read(), max_line_bytes)
+            lines += more[skip if end_offset == offset else 0:end_skip]
+    return lines, bad
+
+
+def _split_all(data: bytes, max_line_bytes: int) -> tuple[list, list]:
+    splitter = LineSplitter(max_line_bytes)
+    lines, bad = splitter.feed(data)
+    more, more_bad = splitter.finish()
+    return lines + more, bad + more_bad

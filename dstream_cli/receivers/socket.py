@@ -124,8 +124,8 @@ class ListenReceiver(Receiver):
     With *ack* (and a write-ahead log), each connection is told ``ack N`` as its lines become durable.
     """
 
-    def __init__(self, host: str, port: int, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
-                 max_connections: int = 64, ack: bool = False, client_timeout_s: float | None = 300.0) -> None:
+    def __init__(self, host: str, port: int, max_line_bytes: int, max_connections: int, ack: bool,
+                 client_timeout_s: float | None) -> None:
         self.host, self.port = host, port
         self.client_timeout_s = client_timeout_s
         self.max_line_bytes = max_line_bytes

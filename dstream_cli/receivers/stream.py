@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 
 from .base import Receiver
-from .lines import DEFAULT_MAX_LINE_BYTES, LineSplitter, read_positioned
+from .lines import DEFAULT_MAX_LINE_BYTES, as_line_position, read_lines_between, read_positioned
 
 
 class LineStreamReceiver(Receiver):
@@ -37,17 +37,6 @@ class LineStreamReceiver(Receiver):
                 self.stop("end of input")
 
 
-def as_line_position(position) -> list[int]:
-    """``[offset, lines]``; a plain byte offset is how earlier versions checkpointed a file."""
-    if position is None:
-        return [0, 0]
-    if type(position) is int and position >= 0:
-        return [position, 0]
-    if (isinstance(position, list) and len(position) == 2 and all(type(n) is int and n >= 0 for n in position)):
-        return position
-    raise ValueError(f"position {position!r} should be [byte offset, lines]")
-
-
 class FileReceiver(LineStreamReceiver):
     """``file:PATH``: replayable, so a checkpoint records the position reached and a restart seeks there."""
 
@@ -71,26 +60,3 @@ class FileReceiver(LineStreamReceiver):
     def read_between(self, start, end) -> tuple[list, list]:
         """The records (and bad lines) between two positions this receiver gave, as they were stored."""
         return read_lines_between(self.path, start, end, self.max_line_bytes)
-
-
-def read_lines_between(path: str, start, end, max_line_bytes: int) -> tuple[list, list]:
-    """The good lines of *path* from line position *start* to *end* (None: to the end of the file), with
-    the bad lines among them that were not delivered before *start* (see ``LineStreamReceiver._read_all``)."""
-    (offset, skip) = as_line_position(start)
-    end_offset, end_skip = as_line_position(end) if end is not None else (None, 0)
-    with open(path, "rb") as handle:
-        handle.seek(offset)
-        whole = handle.read() if end_offset is None else handle.read(max(end_offset - offset, 0))
-        lines, bad = _split_all(whole, max_line_bytes)
-        lines = lines[skip:]
-        if end_skip:
-            more, _ = _split_all(handle.read(), max_line_bytes)
-            lines += more[skip if end_offset == offset else 0:end_skip]
-    return lines, bad
-
-
-def _split_all(data: bytes, max_line_bytes: int) -> tuple[list, list]:
-    splitter = LineSplitter(max_line_bytes)
-    lines, bad = splitter.feed(data)
-    more, more_bad = splitter.finish()
-    return lines + more, bad + more_bad

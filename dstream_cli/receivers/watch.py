@@ -20,8 +20,7 @@ import time
 from typing import Callable
 
 from .base import Receiver
-from .lines import DEFAULT_MAX_LINE_BYTES, read_positioned
-from .stream import as_line_position, read_lines_between
+from .lines import DEFAULT_MAX_LINE_BYTES, as_line_position, read_lines_between, read_positioned
 
 
 class DirectoryReceiver(Receiver):

@@ -50,6 +50,7 @@ class JobScheduler:
         self.estimator: PIDRateEstimator | None = None
         self.resumed = False
         self.logs_allocations = False
+        self.pending: list = []  # allocations logged but not checkpointed before a crash, redone first
 
     # --- lifecycle -------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -68,14 +69,15 @@ class JobScheduler:
         batch = context.batch_ms
         graph.initialize()
         document = context.checkpoints.load_into(graph, batch) if context.checkpoints else None
+        pending = context.checkpoints.pending_allocations() if context.checkpoints and not simulated else []
         if document is not None:
             context.zero_ms = document["zero_ms"]
             context.record_errors.resume_after(document["time"])
         elif simulated:
             context.zero_ms = self.options.start_time_ms
-        elif context.checkpoints and context.checkpoints.allocation_zero() is not None:
+        elif pending:
             # killed before its first checkpoint: keep that run's times, so its batches are redone as they were
-            context.zero_ms = context.checkpoints.allocation_zero()
+            context.zero_ms = pending[0].zero_ms
         else:
             context.zero_ms = self.clock.next_aligned(batch) - batch
         t = context.zero_ms + batch if document is None else document["time"] + batch
@@ -84,6 +86,7 @@ class JobScheduler:
         # which is only worth writing when every input can give its records again.
         self.logs_allocations = (context.checkpoints is not None and not simulated
                                  and all(stream.can_replay for stream in self.inputs))
+        self.pending = [entry for entry in pending if entry.time >= t] if self.logs_allocations else []
         context.warn_state_without_checkpoint()
         if self.options.backpressure:
             self.estimator = PIDRateEstimator(batch)
@@ -121,11 +124,11 @@ class JobScheduler:
         time. Logged allocations come first, each with its own time and exactly its records; what the
         write-ahead log holds beyond them is cut into batches by arrival time."""
         batch = self.context.batch_ms
-        if self.logs_allocations:
-            for time, positions in self.context.checkpoints.allocations_after(t - batch):
-                records = sum(stream.replay(time, position) for stream, position in zip(self.inputs, positions))
-                self.run_batch(time, allocated=records)
-                t = time + batch
+        for allocation in self.pending:
+            records = sum(stream.replay(allocation.time, position)
+                          for stream, position in zip(self.inputs, allocation.positions))
+            self.run_batch(allocation.time, allocated=records)
+            t = allocation.time + batch
         arrivals = [a for a in (stream.recover() for stream in self.inputs) if a is not None]
         if not arrivals:
             return t
