@@ -1,11 +1,17 @@
-"""Checkpoints: after every completed batch, the whole recoverable state of the graph as tagged JSON.
+"""Checkpoints: every checkpoint interval, the recoverable state of the graph as tagged JSON.
 
-Format (version 1), one file ``checkpoint-<BATCH_TIME_MS>.json`` per completed batch, the newest
-two kept, each written to a temporary file, fsynced and renamed, readable by the owner only::
+Format (version 2), one file ``checkpoint-<BATCH_TIME_MS>.json`` per checkpoint, each written to a
+temporary file, fsynced and renamed, readable by the owner only::
 
-    {"format": "dstream-checkpoint", "version": 1, "batch_ms": 1000, "zero_ms": 0,
+    {"format": "dstream-checkpoint", "version": 2, "batch_ms": 1000, "zero_ms": 0,
      "time": 5000, "chain": ["QueueInputDStream input stdin slide=1000", ...],
      "nodes": [<snapshot of node 0>, <snapshot of node 1>, ...]}
+
+A checkpoint may hold, for some nodes (update-state), only what changed since the previous one: it
+then says ``"changes_since": <that checkpoint's time>, "changed_nodes": [<their indexes>]``, and is
+restored by restoring the previous one first. Every ``FULL_EVERY``-th checkpoint is whole, so a
+restore reads at most that many files; a file is deleted only when no kept checkpoint builds on it.
+Version 1 files (always whole) are read too.
 
 Values are encoded so they round-trip exactly and load without running code: JSON scalars as
 they are; a list as a JSON array; a tuple as ``{"t": [...]}``, a dict as ``{"d": [[k, v], ...]}``,
@@ -31,8 +37,11 @@ from .errors import DstreamError, UsageError
 from .fsio import DirectoryLock, append_durably, complete_lines, write_atomically
 
 FORMAT = "dstream-checkpoint"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 KEEP = 2
+#: a whole checkpoint at least every this many, so that a restore reads a bounded number of files
+FULL_EVERY = 10
 ALLOCATIONS = "allocations.jsonl"
 _NAME = re.compile(r"checkpoint-(\d+)\.json$")
 
@@ -143,8 +152,11 @@ class CheckpointStore:
         for partial in glob.glob(os.path.join(directory, ".checkpoint-*.tmp")):
             os.unlink(partial)  # a write that a crash cut short; the checkpoint before it is complete
         self._allocations: int | None = None  # file descriptor of ALLOCATIONS, once written to
-        self._kept: list[str] = []  # oldest first: what this run may delete once KEEP newer ones exist
+        self._allocated: list[tuple[int, bytes]] = []  # (batch time, line) of what ALLOCATIONS holds
+        self._kept: list[str] = []  # oldest first: what this run may delete once no kept checkpoint needs it
         self._older: list[str] = []  # checkpoints older than the one resumed from, deleted after the first write
+        self._needs: dict[str, list[str]] = {}  # checkpoint -> the files restoring it reads, oldest first
+        self._previous: tuple[str, int] | None = None  # path and time of the newest checkpoint, to build on
 
     def close(self) -> None:
         if self._allocations is not None:
@@ -159,14 +171,33 @@ class CheckpointStore:
         positions = encode(positions, f"the input positions of batch {t}")
         line = orjson.dumps({"time": t, "zero_ms": zero_ms, "positions": positions}) + b"\n"
         try:
-            if self._allocations is None:
-                path = os.path.join(self.directory, ALLOCATIONS)
-                self._allocations = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            append_durably(self._allocations, line, os.fstat(self._allocations).st_size)
+            append_durably(self._allocation_log(), line, os.fstat(self._allocations).st_size)
             os.fsync(self._allocations)
         except OSError as exc:
             raise DstreamError(f"--checkpoint {self.directory}: cannot write {ALLOCATIONS}: {exc.strerror or exc}"
                                ) from None
+        self._allocated.append((t, line))
+
+    def _allocation_log(self) -> int:
+        if self._allocations is None:
+            path = os.path.join(self.directory, ALLOCATIONS)
+            self._allocations = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        return self._allocations
+
+    def _drop_allocations_until(self, t: int) -> None:
+        """A checkpoint of batch *t* is complete: the log keeps only the batches after it (those still being
+        redone after a crash), rewritten whole before the old log is replaced."""
+        later = [(time, line) for time, line in self._allocated if time > t]
+        if len(later) == len(self._allocated):
+            return
+        self._allocated = later
+        if not later:
+            os.ftruncate(self._allocation_log(), 0)
+            return
+        write_atomically(os.path.join(self.directory, ALLOCATIONS), b"".join(line for _, line in later), 0o600)
+        if self._allocations is not None:
+            os.close(self._allocations)  # the file it had open was replaced
+            self._allocations = None
 
     def pending_allocations(self) -> list[Allocation]:
         """The batches allocated since the last checkpoint was written (entries older than it are left by a
@@ -179,6 +210,7 @@ class CheckpointStore:
             try:
                 entry = orjson.loads(line)
                 found.append(Allocation(entry["time"], entry["zero_ms"], decode(entry["positions"])))
+                self._allocated.append((entry["time"], line + b"\n"))
             except (ValueError, KeyError, TypeError) as exc:
                 raise CheckpointUnusable(f"--checkpoint {self.directory}: {ALLOCATIONS} line {number} is "
                                          f"unreadable ({exc}); move the file away to resume without it") from None
@@ -189,24 +221,36 @@ class CheckpointStore:
         return sorted(paths, key=lambda p: int(_NAME.search(p).group(1)), reverse=True)
 
     def write(self, graph, t: int, batch_ms: int, zero_ms: int) -> None:
-        nodes = []
-        for node in graph.stateful_nodes():
-            nodes.append(encode(node.snapshot(t), f"stage {node.label!r} at batch {t}"))
+        nodes = graph.stateful_nodes()
+        base = self._previous if self._previous and len(self._needs[self._previous[0]]) < FULL_EVERY else None
+        entries, changed = [], []
+        for index, node in enumerate(nodes):
+            where = f"stage {node.label!r} at batch {t}"
+            changes = node.changes(t) if base is not None else None
+            if changes is not None:
+                changed.append(index)
+            entries.append(encode(node.snapshot(t) if changes is None else changes, where))
         document = {"format": FORMAT, "version": VERSION, "batch_ms": batch_ms, "zero_ms": zero_ms,
-                    "time": t, "chain": graph.fingerprint(), "nodes": nodes}
+                    "time": t, "chain": graph.fingerprint(), "nodes": entries}
+        if changed:
+            document.update(changes_since=base[1], changed_nodes=changed)
         name = f"checkpoint-{t}.json"
         path = os.path.join(self.directory, name)
         try:
             write_atomically(path, orjson.dumps(document), 0o600)
         except OSError as exc:
             raise DstreamError(f"--checkpoint {self.directory}: cannot write {name}: {exc.strerror or exc}") from None
-        if self._allocations is not None:
-            os.ftruncate(self._allocations, 0)  # this checkpoint covers every batch allocated so far
+        for node in nodes:
+            node.checkpoint_saved()
+        self._drop_allocations_until(t)
+        self._needs[path] = [*self._needs[base[0]], path] if changed else [path]
+        self._previous = (path, t)
         if path not in self._kept:
             self._kept.append(path)
-        doomed, self._older = self._older, []
-        while len(self._kept) > KEEP:
-            doomed.append(self._kept.pop(0))
+        needed = {p for kept in self._kept[-KEEP:] for p in self._needs[kept]}
+        doomed, self._older = [p for p in self._older if p not in needed], []
+        doomed += [p for p in self._kept if p not in needed]
+        self._kept = [p for p in self._kept if p in needed]
         for old in doomed:
             try:
                 os.unlink(old)
@@ -220,20 +264,18 @@ class CheckpointStore:
         unusable: list[str] = []
         for index, path in enumerate(paths):
             try:
-                document = self._read(path)
+                chain = self._chain(path)
+                for link, document in chain:
+                    self._check_compatible(document, graph, batch_ms, link)
+                for link, document in chain:
+                    self._restore(graph, document, link)
             except CheckpointInvalid as exc:
                 unusable.append(os.path.basename(path))
                 print(f"dstream: warning: {exc}; trying the previous one", file=self.stderr, flush=True)
                 continue
-            self._check_compatible(document, graph, batch_ms, path)
-            try:
-                self._restore(graph, document, path)
-            except CheckpointInvalid as exc:
-                unusable.append(os.path.basename(path))
-                print(f"dstream: warning: {exc}; trying the previous one", file=self.stderr, flush=True)
-                continue
-            self._kept = [path]
-            self._older = paths[index + 1:]
+            needs = [p for p, _ in chain]
+            self._kept, self._needs[path], self._previous = needs, needs, (path, document["time"])
+            self._older = [p for p in paths[index + 1:] if p not in needs]
             return document
         if unusable and not self.start_fresh:
             raise CheckpointUnusable(
@@ -245,6 +287,22 @@ class CheckpointStore:
             with contextlib.suppress(FileNotFoundError):  # its positions follow a checkpoint that is gone
                 os.unlink(os.path.join(self.directory, ALLOCATIONS))
         return None
+
+    def _chain(self, path: str) -> list[tuple[str, dict]]:
+        """The checkpoint at *path* and those it builds on, each read and checked, the whole one first."""
+        chain = [(path, self._read(path))]
+        while (since := chain[-1][1].get("changes_since")) is not None:
+            later, document = chain[-1]
+            changed = document.get("changed_nodes")
+            if (type(since) is not int or since >= document["time"] or not isinstance(changed, list)
+                    or not all(type(i) is int and 0 <= i < len(document["nodes"]) for i in changed)):
+                raise CheckpointInvalid(f"checkpoint {later}: fields 'changes_since' and 'changed_nodes' should be "
+                                        "an earlier checkpoint's time and indexes of 'nodes'")
+            base = os.path.join(self.directory, f"checkpoint-{since}.json")
+            if not os.path.exists(base):
+                raise CheckpointInvalid(f"checkpoint {later} builds on checkpoint-{since}.json, which is missing")
+            chain.append((base, self._read(base)))
+        return chain[::-1]
 
     @staticmethod
     def _read(path: str) -> dict:
@@ -268,13 +326,18 @@ class CheckpointStore:
 
     @staticmethod
     def _restore(graph, document: dict, path: str) -> None:
+        """Restore every node from *document*: whole, or, for its ``changed_nodes``, on top of what is there."""
         nodes = graph.stateful_nodes()
         if len(document["nodes"]) != len(nodes):
             raise CheckpointInvalid(f"checkpoint {path}: field 'nodes' has {len(document['nodes'])} entries, "
                                     f"the chain has {len(nodes)}")
+        changed = set(document.get("changed_nodes", ()))
         for index, (node, data) in enumerate(zip(nodes, document["nodes"])):
             try:
-                node.restore(decode(data))
+                if index in changed:
+                    node.restore_changes(decode(data))
+                else:
+                    node.restore(decode(data))
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 what = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
                 raise CheckpointInvalid(f"checkpoint {path}: field 'nodes[{index}]' ({node.label}): {what}") from None
@@ -282,9 +345,9 @@ class CheckpointStore:
     def _check_compatible(self, document: dict, graph, batch_ms: int, path: str) -> None:
         from .duration import format_duration
 
-        if document.get("version") != VERSION:
+        if document.get("version") not in READABLE_VERSIONS:
             raise UsageError(f"checkpoint {path} has format version {document.get('version')}, "
-                             f"this dstream reads version {VERSION}")
+                             f"this dstream reads versions {', '.join(map(str, READABLE_VERSIONS))}")
         if document["batch_ms"] != batch_ms:
             raise UsageError(
                 f"checkpoint in {self.directory} was written with --batch {format_duration(document['batch_ms'])},"

@@ -16,7 +16,7 @@ import sys
 import threading
 from typing import Iterable
 
-from .duration import parse_duration
+from .duration import parse_duration, require_multiple
 from .errors import ExitStatus, UsageError
 from .graph import DStreamGraph
 from .inputs import QueueInputDStream, ReceiverInputDStream, queue_file_batches
@@ -28,6 +28,14 @@ from .scheduler.jobs import JobScheduler, RunOptions
 from .scheduler.rate import RateLimiter
 
 
+#: Spark checkpoints a stateful stream every batch interval rounded up to at least this
+MIN_CHECKPOINT_INTERVAL_MS = 10_000
+
+
+def default_checkpoint_interval(batch_ms: int) -> int:
+    return batch_ms * -(-MIN_CHECKPOINT_INTERVAL_MS // batch_ms)
+
+
 class StreamingContext:
     """Build inputs and a chain of DStreams on it, then ``run()`` (or ``start()`` and ``await_termination()``).
 
@@ -36,15 +44,21 @@ class StreamingContext:
     *checkpoint* is a directory for state and progress; with it, *wal* logs what non-replayable inputs
     receive so a crash loses none of it. *max_backlog* and *max_backlog_bytes* cap the records and text an
     input holds between batches.
-    Checkpoints that are all unreadable are refused (exit 1) unless *start_fresh*.
+    Checkpoints that are all unreadable are refused (exit 1) unless *start_fresh*. They are written every
+    *checkpoint_interval* (a duration, a multiple of the batch interval; by default, as Spark, the batch
+    interval rounded up to at least 10 s) and after the last batch; a restart recomputes the batches since.
     """
 
     def __init__(self, batch_interval=1, *, checkpoint: str | None = None, on_error: str = "fail",
                  dead_letter: str | None = None, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
                  wal: bool = False, max_backlog: int | None = DEFAULT_MAX_BACKLOG, stdout=None,
                  stderr=None, start_fresh: bool = False,
-                 max_backlog_bytes: int | None = DEFAULT_MAX_BACKLOG_BYTES) -> None:
+                 max_backlog_bytes: int | None = DEFAULT_MAX_BACKLOG_BYTES, checkpoint_interval=None) -> None:
         self.batch_ms = parse_duration(batch_interval)
+        self.checkpoint_interval_ms = default_checkpoint_interval(self.batch_ms)
+        if checkpoint_interval is not None:
+            self.checkpoint_interval_ms = parse_duration(checkpoint_interval)
+            require_multiple("--checkpoint-interval", self.checkpoint_interval_ms, "--batch", self.batch_ms)
         self.zero_ms = 0
         self.graph = DStreamGraph()
         self.record_errors = RecordErrors(on_error, dead_letter)

@@ -87,10 +87,22 @@ class DStream:
     def snapshot(self, t: int) -> dict:
         """Batches a later time may still ask for, after batch *t* is done."""
         horizon = t + self.context.batch_ms - self.remember_ms
-        return {"generated": [[u, b] for u, b in sorted(self.generated.items()) if u > horizon]}
+        return {"generated": [[u, b if isinstance(b, list) else list(b)]  # a view (ops/views.py) as its pairs
+                              for u, b in sorted(self.generated.items()) if u > horizon]}
 
     def restore(self, data: dict) -> None:
         self.generated = {u: b for u, b in data.get("generated", [])}
+
+    def changes(self, t: int) -> dict | None:
+        """What changed since the last checkpoint, when that is much smaller than ``snapshot(t)``; None
+        to be saved whole. Nodes with big state (update-state) override it and ``restore_changes``."""
+        return None
+
+    def restore_changes(self, data: dict) -> None:
+        raise NotImplementedError
+
+    def checkpoint_saved(self) -> None:
+        """A checkpoint of this node is complete: changes are counted from here."""
 
     # --- stateless transformations (fused into one TransformedDStream per run of stages) -------
     def _then(self, step) -> "DStream":

@@ -35,6 +35,8 @@ def _state_last(values, state):
 
 
 STATE_UPDATERS: dict[str, Callable] = {"sum": _state_sum, "count": _state_count, "last": _state_last}
+for _updater in STATE_UPDATERS.values():
+    _updater.unchanged_without_values = True  # update([], s) is s: update-state skips keys without values
 
 _MODULE_FUNCTION = re.compile(r"^([A-Za-z_][\w.]*):([A-Za-z_][\w.]*)$")
 

@@ -101,7 +101,23 @@ def _lines(strings) -> str:
     return text + "\n" if text or strings else ""
 
 
+def _plain_pairs_tsv(batch) -> str | None:
+    """The tsv of a batch of (str, int) pairs whose keys need no escaping, in C-level passes; else None."""
+    if set(map(type, batch)) != {tuple} or set(map(len, batch)) != {2}:
+        return None
+    keys, values = zip(*batch)
+    if set(map(type, keys)) != {str} or set(map(type, values)) != {int}:
+        return None
+    joined = "".join(keys)
+    if "\\" in joined or not joined.isprintable():
+        return None
+    return "\n".join(map("\t".join, zip(keys, map(str, values)))) + "\n"
+
+
 def _render_tsv(batch: list) -> str:
+    plain = _plain_pairs_tsv(batch)
+    if plain is not None:
+        return plain
     return _lines([
         _tsv_text(x) if isinstance(x, str)
         else "\t".join(map(_tsv_field, x)) if isinstance(x, (tuple, list))

@@ -210,6 +210,8 @@ class ReceiverInputDStream(InputDStream):
         return self.replayable or self.log is not None
 
     def replay(self, t: int, position) -> int:
+        if position is None:  # allocated before anything had arrived
+            return self._allocated(t, Block([], [], self.buffer.position))
         if self.log is not None:
             if self._logged is None:
                 self._logged = self.log.recover(self._seek_to or 0)

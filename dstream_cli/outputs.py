@@ -37,10 +37,13 @@ class ForEachDStream(DStream):
 
 
 def adapt_time_batch(func: Callable) -> Callable[[list, int], None]:
-    """Accept ``f(batch)`` or PySpark's ``f(time, batch)``; the time is in milliseconds."""
+    """Accept ``f(batch)`` or PySpark's ``f(time, batch)``; the time is in milliseconds. The batch is a list
+    *func* may keep."""
+    from .ops.batch import as_list
+
     if getattr(getattr(func, "__code__", None), "co_argcount", 1) >= 2:
-        return lambda batch, t: func(t, batch)
-    return lambda batch, t: func(batch)
+        return lambda batch, t: func(t, as_list(batch))
+    return lambda batch, t: func(as_list(batch))
 
 
 def batch_time_text(t: int) -> str:

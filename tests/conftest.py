@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import sys
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -78,6 +79,13 @@ def installed_dstream() -> list[str]:
     path = shutil.which("dstream") or os.path.join(os.path.dirname(sys.executable), "dstream")
     assert os.path.exists(path), "dstream is not installed: pip install -e '.[test]'"
     return [path]
+
+
+def wait_for(predicate, timeout=20.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
 
 
 def free_port() -> int:

@@ -111,7 +111,7 @@ def test_resume_continues_state_and_time(tmp_path):
 
 def test_corrupt_latest_checkpoint_falls_back_to_the_previous_one(tmp_path):
     ck = tmp_path / "ck"
-    invoke(["--queue", "-", "--checkpoint", ck, "map", "(x, 1)", "update-state", "sum"],
+    invoke(["--queue", "-", "--checkpoint", ck, "--checkpoint-interval", "1s", "map", "(x, 1)", "update-state", "sum"],
            input=queue_text([["a"], ["a"], ["a"]]))
     newest = sorted(ck.glob("checkpoint-*.json"), key=lambda p: int(p.name.split("-")[1].split(".")[0]))[-1]
     assert newest.name == "checkpoint-3000.json"
@@ -126,7 +126,8 @@ def test_corrupt_latest_checkpoint_falls_back_to_the_previous_one(tmp_path):
 def test_checkpoint_files_are_owner_only_and_pickle_free(tmp_path):
     ck = tmp_path / "ck"
     invoke(["--queue", "-", "--checkpoint", ck, "map", "(x, (1, 'y'))", "update-state", "last"], input="a\n")
-    (path,) = ck.glob("checkpoint-*.json")
+    assert sorted(p.name for p in ck.glob("checkpoint-*.json")) == ["checkpoint-0.json", "checkpoint-1000.json"]
+    path = ck / "checkpoint-1000.json"
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     document = orjson.loads(path.read_bytes())
-    assert document["format"] == "dstream-checkpoint" and document["version"] == 1
+    assert document["format"] == "dstream-checkpoint" and document["version"] == 2

@@ -9,20 +9,13 @@ import time
 
 import pytest
 
-from conftest import free_port, installed_dstream, invoke
+from conftest import free_port, installed_dstream, invoke, wait_for
 from dstream_cli.cli.stages import STAGES
 
 
 def run(args, input=None, cwd=None, timeout=30, **kwargs):
     return subprocess.run([*installed_dstream(), *args], input=input, capture_output=True, text=True, cwd=cwd,
                           timeout=timeout, **kwargs)
-
-
-def wait_for(predicate, timeout=20.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 # --- messages: one line naming the option or file, never a traceback --------------------------------
@@ -252,7 +245,8 @@ def test_a_second_process_on_the_same_checkpoint_exits_2_naming_the_holder(tmp_p
 
 def test_no_readable_checkpoint_is_refused_unless_start_fresh(tmp_path):
     ck = tmp_path / "ck"
-    assert invoke(["--queue", "-", "--checkpoint", ck, *COUNT], input=queue_of(["a"], ["a"])).exit_code == 0
+    assert invoke(["--queue", "-", "--checkpoint", ck, "--checkpoint-interval", "1s", *COUNT],
+                  input=queue_of(["a"], ["a"])).exit_code == 0
     for path in ck.glob("checkpoint-*.json"):
         path.write_bytes(b'{"format": "dstream-che')
     refused = invoke(["--queue", "-", "--checkpoint", ck, *COUNT], input=queue_of(["a"]))
@@ -264,7 +258,7 @@ def test_no_readable_checkpoint_is_refused_unless_start_fresh(tmp_path):
 
 def test_a_corrupt_newer_checkpoint_never_gets_good_ones_pruned(tmp_path):
     ck = tmp_path / "ck"
-    args = ["--queue", "-", "--checkpoint", ck, *COUNT]
+    args = ["--queue", "-", "--checkpoint", ck, "--checkpoint-interval", "1s", *COUNT]
     assert invoke(["--batches", "3", *args], input=queue_of(*[["a"]] * 6)).exit_code == 0
     (ck / "checkpoint-9000.json").write_bytes(b"garbage")
     resumed = invoke(["--batches", "5", *args], input=queue_of(*[["a"]] * 6))
@@ -285,7 +279,7 @@ def test_a_checkpoint_wrong_inside_is_named_with_its_field_and_the_previous_one_
     import orjson
 
     ck = tmp_path / "ck"
-    args = ["--queue", "-", "--checkpoint", ck, *COUNT]
+    args = ["--queue", "-", "--checkpoint", ck, "--checkpoint-interval", "1s", *COUNT]
     assert invoke(["--batches", "2", *args], input=queue_of(*[["a"]] * 3)).exit_code == 0
     newest = ck / "checkpoint-2000.json"
     document = orjson.loads(newest.read_bytes())
@@ -306,7 +300,8 @@ def test_batches_counts_from_the_start_of_a_queue_across_restarts(tmp_path):
     assert invoke(["--batches", "4", *args], input=queue).stdout == "a\t3\na\t4\n"
     done = invoke(["--batches", "4", *args], input=queue)
     assert done.exit_code == 0 and done.stdout == ""
-    assert sorted(p.name for p in ck.glob("checkpoint-*")) == ["checkpoint-3000.json", "checkpoint-4000.json"]
+    # the last batch of each run is checkpointed (the interval, 10s by default, is not reached here)
+    assert sorted(p.name for p in ck.glob("checkpoint-*")) == ["checkpoint-2000.json", "checkpoint-4000.json"]
 
 
 def test_a_finished_queue_job_run_again_adds_no_batch(tmp_path):
@@ -316,7 +311,8 @@ def test_a_finished_queue_job_run_again_adds_no_batch(tmp_path):
     for _ in range(2):
         again = invoke(args, input=queue_of(["a"], ["a"]))
         assert again.exit_code == 0 and again.stdout == ""
-    assert sorted(p.name for p in ck.glob("checkpoint-*")) == ["checkpoint-1000.json", "checkpoint-2000.json"]
+    # the resume point before the first batch, and the last batch's
+    assert sorted(p.name for p in ck.glob("checkpoint-*")) == ["checkpoint-0.json", "checkpoint-2000.json"]
 
 
 def test_dead_letters_are_written_exactly_once_across_a_sigkill(tmp_path):
@@ -549,17 +545,19 @@ def test_a_flat_map_that_gives_30_million_records_streams_them(tmp_path):
 
 
 def test_a_batch_killed_before_the_first_checkpoint_is_redone_with_its_own_time(tmp_path):
-    """The first batch's file is written, then SIGKILL before any checkpoint: the restart keeps that run's
-    batch times, so the batch is redone into the same file instead of counted again under a new time."""
+    """The first batch's file is written, then SIGKILL before its checkpoint (only the resume point written
+    at the start is there): the restart keeps that run's batch times, so the batch is redone into the same
+    file instead of counted again under a new time."""
     (tmp_path / "in.txt").write_text("".join(f"k {i}\n" for i in range(100)))
     marker = tmp_path / "stalled"
     args = [*installed_dstream(), "-i", "f=file:in.txt", "--batch", "200ms", "--checkpoint", "ck", "from", "f",
-            *KEYED, "out/c", "--format", "json", "foreach-batch", f"test -e {marker} || {{ touch {marker}; sleep 60; }}"]
+            *KEYED, "out/c", "--format", "json",
+            "foreach-batch", f"test -e {marker} || {{ touch {marker}; sleep 60; }}"]
     proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for(marker.exists, what="the first batch's outputs")
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert not list((tmp_path / "ck").glob("checkpoint-*")) and len(list((tmp_path / "out").glob("c-*"))) == 1
+    assert len(list((tmp_path / "ck").glob("checkpoint-*"))) == 1 and len(list((tmp_path / "out").glob("c-*"))) == 1
     again = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert again.returncode == 0, again.stderr
     assert file_totals(tmp_path / "out") == ({"k": 100}, 100)

@@ -133,7 +133,8 @@ def test_a_full_disk_is_retried_then_exit_1_with_no_partial_file(tmp_path):
 def test_a_batch_whose_output_failed_is_not_marked_done_and_a_restart_redoes_it(tmp_path):
     log, flag, checkpoint = tmp_path / "log", tmp_path / "fail-batch-2", tmp_path / "ck"
     flag.touch()
-    command = [*installed_dstream(), "--queue", "-", "--checkpoint", str(checkpoint), "--output-retries", "1",
+    command = [*installed_dstream(), "--queue", "-", "--checkpoint", str(checkpoint), "--checkpoint-interval", "1s",
+               "--output-retries", "1",
                "foreach-batch",
                f'if [ "$DSTREAM_BATCH_TIME" = 2000 ] && [ -e {flag} ]; then exit 4; fi; '
                f'sed "s/^/$DSTREAM_BATCH_TIME /" >> {log}']
@@ -141,7 +142,7 @@ def test_a_batch_whose_output_failed_is_not_marked_done_and_a_restart_redoes_it(
     first = subprocess.run(command, input=batches, capture_output=True, text=True, timeout=60)
     assert first.returncode == 1 and "exited 4 for batch 2000" in first.stderr
     assert "retrying" in first.stderr and "after 2 attempts" in first.stderr
-    assert sorted(p.name for p in checkpoint.glob("checkpoint-*")) == ["checkpoint-1000.json"]
+    assert sorted(p.name for p in checkpoint.glob("checkpoint-*")) == ["checkpoint-0.json", "checkpoint-1000.json"]
     flag.unlink()
     second = subprocess.run(command, input=batches, capture_output=True, text=True, timeout=60)
     assert second.returncode == 0, second.stderr

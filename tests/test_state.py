@@ -45,3 +45,29 @@ def test_state_without_checkpoint_warns_once():
     result = invoke(["--queue", "-", "map", "(x, 1)", "update-state", "sum"], input=queue_text([["a"], ["a"]]))
     assert result.stderr.count("keeps its state in memory only") == 1
     assert result.stdout == "a\t1\na\t2\n"
+
+
+def test_a_window_over_update_state_sees_each_time_its_own_state():
+    """update-state with a named updater updates its state in place; a window asking for its older times
+    must still get each time's own pairs, as an output collecting them batch by batch sees them."""
+    from dstream_cli import RunOptions, StreamingContext
+    from dstream_cli.expr import state_updater
+
+    data = [[f"k{(i * j) % 7}" for j in range(i % 3 + 1)] for i in range(20)]
+
+    def run(then_window: bool) -> list:
+        seen = []
+        ssc = StreamingContext(1)
+        state = ssc.queue_stream(data).map(lambda x: (x, 1)).update_state_by_key(state_updater("sum", "t"))
+        (state.window(3, 1) if then_window else state).foreach_batch(lambda t, b: seen.append((t, b)))
+        ssc.run(RunOptions(batches=20))
+        return seen
+
+    each = dict(run(False))
+    totals: dict = {}
+    for batch in data:
+        for key in batch:
+            totals[key] = totals.get(key, 0) + 1
+    assert each[20000] == list(totals.items())
+    for t, batch in run(True):
+        assert batch == [pair for u in (t - 2000, t - 1000, t) if u in each for pair in each[u]], t

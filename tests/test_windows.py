@@ -117,3 +117,54 @@ def test_inverse_window_touches_only_the_batches_that_enter_and_leave():
     # per batch after the first window: one merge of the entering batch, one inverse of the leaving one
     assert calls["inverse"] == 100
     assert calls["func"] < 3 * 200
+
+
+def test_a_window_over_an_inverse_window_sees_each_time_its_own_contents():
+    """The inverse window is updated in place; a later window that asks for its older times must still get
+    each time's own pairs, as an output collecting it batch by batch sees them."""
+    from dstream_cli import RunOptions, StreamingContext
+
+    data = [[f"k{(i * j) % 9}" for j in range(i % 4 + 1)] for i in range(30)]
+
+    def run(then_window: bool) -> list:
+        seen = []
+        ssc = StreamingContext(1)
+        windowed = ssc.queue_stream(data).map(lambda x: (x, 1)).reduce_by_key_and_window(
+            operator.add, operator.sub, 5, 1)
+        (windowed.window(3, 1) if then_window else windowed).foreach_batch(lambda t, b: seen.append((t, b)))
+        ssc.run(RunOptions(batches=30))
+        return seen
+
+    each = dict(run(False))
+    for t, batch in run(True):
+        assert batch == [pair for u in (t - 2000, t - 1000, t) if u in each for pair in each[u]], t
+
+
+def test_an_inverse_window_killed_between_checkpoints_resumes_to_the_same_files(tmp_path):
+    import signal
+    import subprocess
+
+    from conftest import installed_dstream, queue_text, wait_for
+
+    queue = tmp_path / "queue"
+    queue.write_text(queue_text([[f"k{(i * j) % 11}" for j in range(i % 5 + 1)] for i in range(16)]))
+    marker = tmp_path / "stalled"
+    stall = (f"if t == 9000 and not os.path.exists({str(marker)!r}):\n"
+             f"    open({str(marker)!r}, 'w').close(); time.sleep(60)\nreturn batch")
+
+    def command(out: str) -> list[str]:
+        return [*installed_dstream(), "--import", "os", "--import", "time", "--queue", str(queue), "--checkpoint",
+                str(tmp_path / f"ck-{out}"), "--checkpoint-interval", "4s", "map", "(x, 1)",
+                "reduce-by-key-and-window", "sum", "6s", "1s", "--inverse", "a - b", "--filter", "x[1] > 0",
+                "transform", stall, "save-as-text-files", str(tmp_path / out / "w"), "--format", "repr"]
+
+    marker.touch()
+    subprocess.run(command("straight"), check=True, timeout=60)
+    marker.unlink()
+    proc = subprocess.Popen(command("killed"), stderr=subprocess.DEVNULL)
+    wait_for(marker.exists, what="batch 9 to stall")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    subprocess.run(command("killed"), check=True, timeout=60)
+    straight = {p.name: p.read_text() for p in (tmp_path / "straight").iterdir()}
+    assert len(straight) == 16 and {p.name: p.read_text() for p in (tmp_path / "killed").iterdir()} == straight

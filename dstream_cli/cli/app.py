@@ -65,7 +65,10 @@ def _start_time(value: str) -> int:
 @click.option("--start-time", default="0", metavar="MS|ISO", callback=lambda ctx, param, value: _start_time(value),
               help="Queue mode: the stream's zero time; batch i is at (i+1) * --batch after it.")
 @click.option("--checkpoint", type=click.Path(file_okay=False), metavar="DIR",
-              help="Save state, windows and progress after every batch; resume from it on start.")
+              help="Save state, windows and progress there; resume from it on start.")
+@click.option("--checkpoint-interval", type=DURATION, metavar="DURATION",
+              help="With --checkpoint: how often to save (a multiple of --batch; default: --batch rounded up to "
+                   "at least 10s, as Spark); a restart recomputes the batches since the last save.")
 @click.option("--start-fresh", is_flag=True,
               help="With --checkpoint: start from nothing when no checkpoint there can be read (they are left in "
                    "place); without it such a directory is refused.")
@@ -97,6 +100,9 @@ def _start_time(value: str) -> int:
 @click.option("--output-retries", type=click.IntRange(min=0), default=3, show_default=True,
               help="Retries, with backoff, of a file or command output that fails.")
 @click.option("--import", "imports", multiple=True, metavar="MODULE", help="Make MODULE available to expressions.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, metavar="N",
+              help="Run the map side of big batches (up to the first reduction, combined per part) in N processes; "
+                   "results are the same as with one.")
 @click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True,
               help="Where the chain runs; this version runs it here (local), and 'spark' exits 2.")
 @click.option("--master", default="local[2]", show_default=True,

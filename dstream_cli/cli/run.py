@@ -71,7 +71,9 @@ def run(specs: list[StageSpec], options: dict) -> ExitStatus:
         dead_letter=options["dead_letter"], max_line_bytes=options["max_line_bytes"], wal=options["wal"],
         max_backlog=options["max_backlog"], start_fresh=options["start_fresh"],
         max_backlog_bytes=options["max_backlog_bytes"],
+        checkpoint_interval=None if options["checkpoint_interval"] is None else f"{options['checkpoint_interval']}ms",
     )
+    workers = None
     try:
         main_name, main_kind, main_target = _main_input(options)
         factories = {main_name: _input_factory(context, main_name, main_kind, main_target, options)}
@@ -82,6 +84,14 @@ def run(specs: list[StageSpec], options: dict) -> ExitStatus:
             factories[name] = _input_factory(context, name, kind, target, options)
             kinds[name] = kind
         ChainBuilder(context, factories, main_name, Namespace(options["imports"])).build(specs)
+        if options["workers"] > 1:
+            from ..workers import WorkerPool
+
+            recipe = {"specs": [(spec.name, spec.args) for spec in specs], "inputs": list(factories),
+                      "main_input": main_name, "fmt": options["fmt"], "imports": list(options["imports"]),
+                      "batch_ms": options["batch"]}
+            workers = WorkerPool(options["workers"], recipe, sys.stderr)
+            workers.attach(context.graph, {name for name, kind in kinds.items() if kind != "receiver"})
         used = [stream.name for stream in context.graph.used_inputs()]
         if any(kinds[n] == "queue" for n in used) and not all(kinds[n] == "queue" for n in used):
             raise UsageError(f"if any input is queue:, all must be (inputs here: "
@@ -98,3 +108,5 @@ def run(specs: list[StageSpec], options: dict) -> ExitStatus:
         return context.run(run_options)
     finally:
         context.close()
+        if workers is not None:
+            workers.close()

@@ -19,11 +19,13 @@ Reject = Callable[[str, object, BaseException], None]
 
 
 class Fold(NamedTuple):
-    """A reduction fed slice by slice: ``add(acc, part)`` updates ``acc = start()``, ``finish(acc)`` is the batch."""
+    """A reduction fed slice by slice: ``add(acc, part)`` updates ``acc = start()``, ``finish(acc)`` is the batch.
+    ``merge(acc, later)`` adds what another accumulator took from the records after this one's (--workers)."""
 
     start: Callable[[], object]
     add: Callable[[object, list], None]
     finish: Callable[[object], list]
+    merge: Callable[[object, object], None]
 
 
 class Step(NamedTuple):
@@ -153,7 +155,8 @@ def count_pairs_step(pair: Step, reduce: Step) -> Step:
     def slow(batch, t, reject):
         return reduce.slow(pair.slow(batch, t, reject), t, reject)
 
-    return Step(reduce.label, lambda batch, t: finish(count(batch)), slow, fold=Fold(Counter, add, finish))
+    return Step(reduce.label, lambda batch, t: finish(count(batch)), slow,
+                fold=Fold(Counter, add, finish, Counter.update))
 
 
 def filter_step(f, label):
@@ -249,7 +252,10 @@ def reduce_by_key_step(f, label):
         add(totals, batch)
         return list(totals.items())
 
-    return Step(label, fast, slow, ("sum",) if f is operator.add else (), fold=Fold(dict, add, _items))
+    def merge(totals: dict, later: dict) -> None:
+        add(totals, list(later.items()))
+
+    return Step(label, fast, slow, ("sum",) if f is operator.add else (), fold=Fold(dict, add, _items, merge))
 
 
 _MISSING = object()
@@ -268,10 +274,11 @@ def _items(mapping: dict) -> list:
 
 def reduce_step(f, label):
     def fast(batch):
-        if not batch:
+        values = iter(batch)
+        total = next(values, _MISSING)
+        if total is _MISSING:
             return []
-        total = batch[0]
-        for value in itertools.islice(batch, 1, None):
+        for value in values:
             total = f(total, value)
         return [total]
 
@@ -294,16 +301,20 @@ def reduce_step(f, label):
         for value in values:
             total[0] = f(total[0], value)
 
-    return Step(label, lambda batch, t: fast(batch), slow, fold=Fold(list, add, list))
+    return Step(label, lambda batch, t: fast(batch), slow, fold=Fold(list, add, list, add))
 
 
 def _add_count(total: list, part: list) -> None:
     total[0] += len(part)
 
 
+def _merge_count(total: list, later: list) -> None:
+    total[0] += later[0]
+
+
 def count_step(label):
     return Step(label, lambda batch, t: [len(batch)], lambda batch, t, reject: [len(batch)],
-                fold=Fold(lambda: [0], _add_count, list))
+                fold=Fold(lambda: [0], _add_count, list, _merge_count))
 
 
 def count_by_value_step(label):
@@ -316,7 +327,8 @@ def count_by_value_step(label):
                 reject(label, record, exc)
         return list(counts.items())
 
-    return Step(label, lambda batch, t: list(Counter(batch).items()), slow, fold=Fold(Counter, Counter.update, _items))
+    return Step(label, lambda batch, t: list(Counter(batch).items()), slow,
+                fold=Fold(Counter, Counter.update, _items, Counter.update))
 
 
 def group_pairs(pairs: list) -> dict:
@@ -360,10 +372,16 @@ def distinct_step(label):
     return Step(label, lambda batch, t: list(dict.fromkeys(batch)), slow)
 
 
+def as_list(batch) -> list:
+    """*batch* as a list that user code may keep or change: a view (a window's contents) is copied."""
+    return batch if isinstance(batch, list) else list(batch)
+
+
 def transform_step(f, label):
     takes_time = getattr(getattr(f, "__code__", None), "co_argcount", 1) >= 2
 
     def fast(batch, t):
+        batch = as_list(batch)
         result = f(t, batch) if takes_time else f(batch)
         return [] if result is None else list(result)
 

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import itertools
 import operator
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from ..dstream import DStream
 from ..errors import RECORD_ERRORS, UsageError
-from .batch import Step, as_pair, count_pairs_step, require_pairs
+from .batch import Fold, Step, as_pair, count_pairs_step, require_pairs
 
 #: records taken through the fused steps at a time when a batch is larger
 SLICE_RECORDS = 4096
@@ -21,6 +21,7 @@ class TransformedDStream(DStream):
         self.steps = steps
         self.fusable = fusable
         self.label = steps[-1].label
+        self.workers = None  # a WorkerPool (workers.py) that runs the map side of big batches, with --workers
 
     @classmethod
     def chain(cls, parent: DStream, step: Step, fuse: bool = True) -> "TransformedDStream":
@@ -37,7 +38,11 @@ class TransformedDStream(DStream):
             return None
         if self.steps[0].sliceable and (len(batch) > SLICE_RECORDS or self._expands):
             try:
-                return self._run_in_slices(batch, t)
+                if self.workers is not None and self.workers.takes(batch):
+                    partial = self.workers.map_side(self, batch, t)
+                    if partial is not None:
+                        return self.reduce_side(partial, t)
+                return self.reduce_side(self.map_side(slices(batch), t), t)
             except RECORD_ERRORS:  # noqa: BLE001 - redo the batch step by step, where bad records are named
                 pass
         return self._run_steps(self.steps, batch, t)
@@ -47,26 +52,39 @@ class TransformedDStream(DStream):
         """A record-by-record step at the head may give any number of records per record (a flat-map)."""
         return any(step.lazy is not None for step in itertools.takewhile(lambda s: s.sliceable, self.steps))
 
-    def _run_in_slices(self, batch: list, t: int) -> list:
+    @property
+    def head_length(self) -> int:
+        """How many steps from the first are record by record (the map side, before any reduction)."""
+        return next((i for i, step in enumerate(self.steps) if not step.sliceable), len(self.steps))
+
+    @property
+    def fold(self) -> Fold | None:
+        """The reduction right after the head, if it can take its records in slices."""
+        count = self.head_length
+        return self.steps[count].fold if count < len(self.steps) else None
+
+    def map_side(self, parts: Iterable[list], t: int):
         """The record-by-record steps over one slice at a time, fed to the reduction after them if it can
         fold, so a big batch's intermediate lists (parsed events, split words, a flat-map's outputs) never
-        exist all at once."""
-        steps = self.steps
-        count = next((i for i, step in enumerate(steps) if not step.sliceable), len(steps))
-        head, fold = steps[:count], steps[count].fold if count < len(steps) else None
-        parts = (batch[start:start + SLICE_RECORDS] for start in range(0, len(batch), SLICE_RECORDS))
-        for step in head:
+        exist all at once: the fold's accumulator, or the head's output when there is no fold."""
+        for step in self.steps[:self.head_length]:
             parts = _through(step, parts, t)
+        fold = self.fold
         if fold is None:
             out: list = []
             for part in parts:
                 out += part
-            rest = steps[count:]
-        else:
-            accumulated = fold.start()
-            for part in parts:
-                fold.add(accumulated, part)
-            out, rest = fold.finish(accumulated), steps[count + 1:]
+            return out
+        accumulated = fold.start()
+        for part in parts:
+            fold.add(accumulated, part)
+        return accumulated
+
+    def reduce_side(self, partial, t: int) -> list:
+        """The batch from what ``map_side`` gave (or several of them merged with ``fold.merge``)."""
+        count = self.head_length
+        fold = self.fold
+        out, rest = (partial, self.steps[count:]) if fold is None else (fold.finish(partial), self.steps[count + 1:])
         for step in rest:
             out = step.fast(out, t)
         return out
@@ -108,6 +126,12 @@ class TransformedWithDStream(DStream):
         except RECORD_ERRORS:  # noqa: BLE001 - a record that is not a (key, value) pair
             reject = self.context.record_errors.rejecter(t, ",".join(self.input_names))
             return self.func(_pairs_only(left, self.label, reject), _pairs_only(right, self.label, reject))
+
+
+def slices(batch) -> Iterator[list]:
+    """*batch* (a list or any sequence) as lists of SLICE_RECORDS records, in order."""
+    records = iter(batch)
+    return iter(lambda: list(itertools.islice(records, SLICE_RECORDS)), [])
 
 
 def _through(step: Step, parts: Iterator[list], t: int) -> Iterator[list]:

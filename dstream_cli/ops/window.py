@@ -5,6 +5,7 @@ from typing import Callable
 
 from ..dstream import DStream
 from ..errors import RECORD_ERRORS
+from .views import PairsView, retire
 
 #: PySpark reuses the previous window only when the window spans at least this many slides
 INCREMENTAL_MIN_SLIDES = 5
@@ -29,9 +30,9 @@ class ReducedWindowedDStream(DStream):
 
     The parent is the per-batch ``reduce_by_key``. With a window of at least five slides and a
     previous window at hand, the new window is the previous one, minus (``inv_func``) the batches
-    that left, plus (``func``) the batches that entered: the cost follows the batches that move
-    and the number of keys, not the window length. Keys whose value was inverted down stay, as in
-    Spark, unless ``filter_func`` drops them.
+    that left, plus (``func``) the batches that entered, updated in place: the cost follows the keys
+    in the batches that move, not the window length nor the keys the window holds. Keys whose value
+    was inverted down stay, as in Spark, unless ``filter_func`` drops them.
     """
 
     def __init__(self, parent: DStream, func: Callable, inv_func: Callable, window_ms: int, slide_ms: int,
@@ -43,34 +44,57 @@ class ReducedWindowedDStream(DStream):
         self.window_ms = window_ms
         self.parent_remember_extra_ms = window_ms
         self.remember_ms = 2 * slide_ms  # the previous window must outlive one slide, checkpoints included
+        self.latest: dict | None = None  # the newest window, which the next slide updates in place
+        self.latest_time: int | None = None
 
     @property
     def incremental(self) -> bool:
         return self.window_ms >= INCREMENTAL_MIN_SLIDES * self.slide_ms
 
-    def compute(self, t: int) -> list | None:
+    def compute(self, t: int) -> PairsView:
         parent = self.dependencies[0]
         step = parent.slide_ms
         current_begin, previous_end = t - self.window_ms, t - self.slide_ms
-        previous = self.get_or_compute(previous_end) if self.incremental else None
         reject = self.context.record_errors.rejecter(t, ",".join(self.input_names))
-        if previous is None:
-            batches = parent.slice(current_begin + step, t)
-            window = self._merge({}, batches, self.func, reject)
+        if self.incremental and self.latest_time != previous_end:
+            self.get_or_compute(previous_end)  # the previous window first (Spark recurses the same way)
+        if not (self.incremental and self.latest is not None and self.latest_time == previous_end):
+            window = self._merge({}, parent.slice(current_begin + step, t), self.func, reject)
+            if self.filter_func is not None:
+                window = {k: v for k, v in window.items() if self._keep((k, v), reject)}
+            if self.latest_time is None or t > self.latest_time:
+                self.latest, self.latest_time = window, t
+            return PairsView(window)
+        window = self.latest
+        retire(self.generated, previous_end, history_asked=self.remember_ms > 2 * self.slide_ms)
+        leaving = parent.slice(previous_end - self.window_ms + step, current_begin)
+        entering = parent.slice(previous_end + step, t)
+        moved: set = set()
+        if leaving:
+            gone = self._merge({}, leaving, self.func, reject)
+            moved.update(gone)
+            failed = self._subtract(window, gone)
         else:
-            leaving = parent.slice(previous_end - self.window_ms + step, current_begin)
-            entering = parent.slice(previous_end + step, t)
-            window = dict(previous)
-            failed: set = set()
-            if leaving:
-                gone = self._merge({}, leaving, self.func, reject)
-                failed = self._subtract(window, gone)
-            window = self._merge(window, entering, self.func, reject)
-            if failed:
-                self._recompute(window, failed, parent.slice(current_begin + step, t), reject)
-        if self.filter_func is not None:
-            return [kv for kv in window.items() if self._keep(kv, reject)]
-        return list(window.items())
+            failed = set()
+        for batch in entering:
+            moved.update(key for key, _ in batch)
+        self._merge(window, entering, self.func, reject)
+        if failed:
+            self._recompute(window, failed, parent.slice(current_begin + step, t), reject)
+        if self.filter_func is not None:  # the keys that did not move were kept last time, and are still
+            for key in moved:
+                if key in window and not self._keep((key, window[key]), reject):
+                    del window[key]
+        self.latest_time = t
+        return PairsView(window)
+
+    def restore(self, data: dict) -> None:
+        super().restore(data)
+        self.latest = self.latest_time = None
+        if self.generated:
+            self.latest_time = max(self.generated)
+            self.latest = dict(self.generated[self.latest_time])
+            self.generated[self.latest_time] = PairsView(self.latest)
 
     def _merge(self, into: dict, batches: list[list], func: Callable, reject) -> dict:
         for batch in batches:

@@ -1,8 +1,9 @@
 """The batch loop: allocate inputs, run the outputs' jobs, checkpoint, forget, measure; and stopping.
 
-One batch at a time, in time order. On the system clock a late batch is simply started late and
-its scheduling delay recorded (nothing is skipped, and records are assigned to batches by arrival
-time, not by when the loop gets to them). A graceful stop (stop file, SIGTERM, first SIGINT,
+One batch at a time, in time order. A checkpoint is written every checkpoint interval and after the
+last batch; a restart recomputes the batches after the newest one. On the system clock a late batch
+is simply started late and its scheduling delay recorded (nothing is skipped, and records are
+assigned to batches by arrival time, not by when the loop gets to them). A graceful stop (stop file, SIGTERM, first SIGINT,
 --run-for) stops the receivers, processes everything they stored, writes the last checkpoint
 and returns; a second SIGINT exits 130 at once.
 """
@@ -51,6 +52,8 @@ class JobScheduler:
         self.resumed = False
         self.logs_allocations = False
         self.pending: list = []  # allocations logged but not checkpointed before a crash, redone first
+        self.last_batch: int | None = None
+        self.last_checkpoint: int | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -87,6 +90,10 @@ class JobScheduler:
         self.logs_allocations = (context.checkpoints is not None and not simulated
                                  and all(stream.can_replay for stream in self.inputs))
         self.pending = [entry for entry in pending if entry.time >= t] if self.logs_allocations else []
+        if context.checkpoints and document is None and not pending:
+            # A resume point before the first batch: a crash before the first interval's checkpoint then
+            # restarts this stream (same zero time, same batch times) rather than a new one.
+            self._checkpoint(context.zero_ms)
         context.warn_state_without_checkpoint()
         if self.options.backpressure:
             self.estimator = PIDRateEstimator(batch)
@@ -104,6 +111,8 @@ class JobScheduler:
                 stream.check()  # an input that cannot work at all (a port in use) ends the run now
             deadline = None if self.options.run_for_ms is None else time.monotonic() + self.options.run_for_ms / 1000
             self._loop(t, simulated, deadline)
+            if context.checkpoints and self.last_batch not in (None, self.last_checkpoint):
+                self._checkpoint(self.last_batch)  # a graceful end leaves nothing to recompute
         finally:
             for stream in self.inputs:
                 stream.stop()
@@ -209,10 +218,9 @@ class JobScheduler:
             job = output.generate_job(t)
             if job is not None:
                 self._run_output(job, output)
-        if context.checkpoints:
-            context.checkpoints.write(self.graph, t, context.batch_ms, context.zero_ms)
-            for stream in self.inputs:
-                stream.checkpoint_written()
+        self.last_batch = t
+        if context.checkpoints and (t - context.zero_ms) % context.checkpoint_interval_ms == 0:
+            self._checkpoint(t)
         self.graph.forget(t)
         processing_ms = int((time.monotonic() - began) * 1000)
         scheduling_ms = 0 if self.clock.simulated else max(started - t, 0)
@@ -233,6 +241,13 @@ class JobScheduler:
         for listener in self.listeners:
             listener.update(info)
         return info
+
+    def _checkpoint(self, t: int) -> None:
+        context = self.context
+        context.checkpoints.write(self.graph, t, context.batch_ms, context.zero_ms)
+        self.last_checkpoint = t
+        for stream in self.inputs:
+            stream.checkpoint_written()
 
     def _run_output(self, job, output) -> None:
         attempts = 1 + (self.options.output_retries if output.retryable else 0)
