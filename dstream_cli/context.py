@@ -155,6 +155,14 @@ class StreamingContext:
                                      self.stderr())
         return self._receiver_input(name or directory, receiver, fmt)
 
+    def kafka_stream(self, uri: str, name: str = "kafka", fmt: str = "text"):
+        """Spark's direct Kafka stream: ``kafka://HOST:PORT[,...]/TOPIC[,...]?group=G&start=earliest|latest``
+        (``records=json`` gives key, value, topic, partition, offset and timestamp as a JSON line; other
+        query keys go to the client). Needs ``pip install 'dstream[kafka]'``."""
+        from .kafka import DirectKafkaInputDStream, parse_kafka_uri
+
+        return DirectKafkaInputDStream(self, name, parse_kafka_uri(uri, name), fmt).formatted()
+
     def receiver_stream(self, receiver: Receiver, name: str | None = None, fmt: str | None = None):
         """Records stored by a custom Receiver (Spark's ``receiverStream``)."""
         return self._receiver_input(name or type(receiver).__name__, receiver, fmt)

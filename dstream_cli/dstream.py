@@ -234,6 +234,13 @@ class DStream:
     def save_as_text_files(self, prefix: str, suffix: str | None = None, fmt: str = "text") -> None:
         outputs.ForEachDStream(self, outputs.TextFilesWriter(prefix, suffix, fmt))
 
+    def save_to_kafka(self, topic: str, brokers: str, fmt: str = "text", timeout="30s") -> None:
+        """Each element as a message of *topic* (a (key, value) pair keyed by its key), with the idempotent
+        producer; a batch counts as done once the brokers acknowledged all of it within *timeout*."""
+        from .kafka import KafkaWriter
+
+        outputs.ForEachDStream(self, KafkaWriter(topic, brokers, fmt, parse_duration(timeout) / 1000))
+
     def run_command_per_batch(self, command: str, fmt: str = "tsv", timeout="5m") -> None:
         """``sh -c command`` per non-empty batch; one still running after *timeout* (a duration) is killed."""
         timeout_s = None if timeout is None else parse_duration(timeout) / 1000

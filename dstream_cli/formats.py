@@ -18,7 +18,6 @@ _TSV_UNESCAPED = {"t": "\t", "n": "\n", "r": "\r", "\\": "\\"}
 
 # orjson reads an integer beyond 64 bits as a float; a run of 19 digits may be one, and then the
 # standard library parses the document exactly (it has no limit on integers).
-_MAYBE_BIG_INTEGER = re.compile(r"\d{19}")
 
 
 def _parse_csv(line: str) -> list[str]:
@@ -35,8 +34,18 @@ def _parse_tsv(line: str) -> list[str]:
     return fields
 
 
+#: digits to "0", everything else to a space: a 19-digit run (an integer orjson would turn into a float)
+#: is then a plain substring search, about ten times as fast as a regular expression over the text
+_DIGITS = bytes(0x30 if 0x30 <= i <= 0x39 else 0x20 for i in range(256))
+_LONG_RUN = b"0" * 19
+
+
+def _maybe_big_integer(text: str) -> bool:
+    return _LONG_RUN in text.encode("utf-8", "surrogatepass").translate(_DIGITS)
+
+
 def _parse_json(line: str):
-    if _MAYBE_BIG_INTEGER.search(line):
+    if _maybe_big_integer(line):
         import json
 
         return json.loads(line)
@@ -45,7 +54,7 @@ def _parse_json(line: str):
 
 def _parse_json_batch(lines: list) -> list:
     # One scan of the whole slice keeps the common case at orjson's speed.
-    if _MAYBE_BIG_INTEGER.search("\n".join(lines)):
+    if _maybe_big_integer("\n".join(lines)):
         return list(map(_parse_json, lines))
     return list(map(orjson.loads, lines))
 

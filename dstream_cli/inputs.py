@@ -103,6 +103,9 @@ class InputDStream(DStream):
     def checkpoint_written(self) -> None:
         """A checkpoint recording ``position()`` is complete."""
 
+    def batch_completed(self, t: int) -> None:
+        """Batch *t*'s outputs are all written (Kafka commits its offsets to the consumer group here)."""
+
     def snapshot(self, t: int) -> dict:
         data = super().snapshot(t)
         data["position"] = self.position()

@@ -26,7 +26,7 @@ SECTIONS = {
     "windows": ["window", "count-by-window", "reduce-by-window", "reduce-by-key-and-window",
                 "count-by-value-and-window"],
     "state": ["update-state"],
-    "outputs": ["print", "emit", "save-as-text-files", "foreach-batch"],
+    "outputs": ["print", "emit", "save-as-text-files", "save-to-kafka", "foreach-batch"],
 }
 
 
@@ -94,8 +94,17 @@ def render() -> str:
         ".SH OUTPUT", esc("print writes PySpark's pprint: a line of 43 dashes, 'Time: ' and the batch time in local"
                           " time (microseconds when not a whole second), another line of dashes, the first NUM"
                           " elements as print() shows them, '...' when there were more, and an empty line."),
-        ".SH FILES", esc("With --checkpoint DIR, DIR/checkpoint-TIME.json holds the state after the batch at TIME;"
-                         " the two newest are kept (format in README.md)."),
+        ".SH KAFKA", esc("-i NAME=kafka://HOST:PORT[,HOST:PORT]/TOPIC[,TOPIC]?group=G&start=earliest|latest reads"
+                         " Kafka as Spark's direct stream: each batch is a range of offsets per partition, saved with"
+                         " the checkpoint, so a restart reads unfinished ranges again (exactly once with --checkpoint);"
+                         " records=json gives key, value, topic, partition, offset and timestamp as a JSON line;"
+                         " other query keys go to the client. --max-rate is per partition. save-to-kafka TOPIC"
+                         " --brokers HOST:PORT writes with the idempotent producer (at least once). Needs"
+                         " pip install 'dstream[kafka]'."),
+        ".SH FILES", esc("With --checkpoint DIR, DIR/checkpoint-TIME.json holds the state at TIME, written every"
+                         " --checkpoint-interval and after the last batch; update-state is saved as the keys changed"
+                         " since the previous checkpoint, every tenth whole; the newest two are kept with the files"
+                         " they build on (format in README.md)."),
         ".SH EXIT STATUS",
         ".TP", "0", "Success, including a reader of stdout that went away (dstream ... | head).",
         ".TP", "1", esc("A runtime failure: a bad record under --on-error fail, an output that kept failing."),

@@ -62,7 +62,7 @@ class Rate(click.ParamType):
         return rate
 
 
-INPUT_SCHEMES = ("stdin", "tcp://", "listen://", "dir:", "file:", "queue:", "receiver:")
+INPUT_SCHEMES = ("stdin", "tcp://", "listen://", "dir:", "file:", "queue:", "receiver:", "kafka://")
 
 
 class InputURI(click.ParamType):
@@ -84,9 +84,11 @@ class InputURI(click.ParamType):
                 kind = scheme.rstrip(":/")
                 if kind in ("tcp", "listen"):
                     target = HostPort("127.0.0.1" if kind == "listen" else None).convert(target, param, ctx)
+                if kind == "kafka":
+                    target = uri
                 return name, kind, target
         self.fail(f"{uri!r} is not an input URI (one of: stdin, tcp://HOST:PORT, listen://[HOST]:PORT, "
-                  "dir:PATH, file:PATH, queue:PATH, receiver:MODULE:CLASS)", param, ctx)
+                  "dir:PATH, file:PATH, queue:PATH, receiver:MODULE:CLASS, kafka://HOST:PORT/TOPIC)", param, ctx)
 
 
 class StageCommand(click.Command):

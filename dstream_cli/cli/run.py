@@ -47,6 +47,8 @@ def _input_factory(context: StreamingContext, name: str, kind: str, target, opti
                                             new_files_only=not options.get("watch_existing"))
         if kind == "receiver":
             return context.receiver_stream(_load_receiver(target), name, fmt)
+        if kind == "kafka":
+            return context.kafka_stream(target, name, fmt)
         raise UsageError(f"input {name}: unknown kind {kind}")
 
     return create

@@ -114,6 +114,13 @@ STAGES = [
     _stage("save-as-text-files", "Write each batch to the file PREFIX-TIME_IN_MS[.SUFFIX].",
            "dstream count save-as-text-files out/counts --suffix txt", Arg(["prefix"]),
            Opt(["--suffix"], help="Appended to the file name after a dot."), _out_format("text")),
+    _stage("save-to-kafka", "Send each element to the Kafka TOPIC, (key, value) pairs keyed; a batch is done when "
+           "every message is acknowledged.",
+           "dstream map '(x, 1)' save-to-kafka counts --brokers 127.0.0.1:9092", Arg(["topic"]),
+           Opt(["--brokers"], required=True, metavar="HOST:PORT[,...]", help="The Kafka bootstrap servers."),
+           _out_format("text"),
+           Opt(["--timeout"], type=DURATION, default="30s", show_default=True,
+               help="A batch not acknowledged by the brokers within this long fails (and is retried).")),
     _stage("foreach-batch", "Run 'sh -c COMMAND' per non-empty batch, its elements on stdin.",
            "dstream foreach-batch 'wc -l >> counts.log'", Arg(["command"]), _out_format("tsv"),
            Opt(["--timeout"], type=DURATION, default="5m", show_default=True,

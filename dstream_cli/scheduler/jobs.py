@@ -221,6 +221,8 @@ class JobScheduler:
         self.last_batch = t
         if context.checkpoints and (t - context.zero_ms) % context.checkpoint_interval_ms == 0:
             self._checkpoint(t)
+        for stream in self.inputs:
+            stream.batch_completed(t)
         self.graph.forget(t)
         processing_ms = int((time.monotonic() - began) * 1000)
         scheduling_ms = 0 if self.clock.simulated else max(started - t, 0)

@@ -1,0 +1,332 @@
+"""Kafka in and out (``pip install 'dstream[kafka]'``, confluent-kafka): Spark's direct stream and a producer sink.
+
+The input has no receiver, as Spark's ``KafkaUtils.createDirectStream``: partitions are assigned
+explicitly (no group rebalancing in the data path), and every batch is a range of offsets per
+partition, fetched when the batch is allocated. A batch's records are its partitions' records, in
+partition order and offset order within each, so a batch fetched again from its ranges is the same
+batch. The ranges are the input's position, saved in the allocation log and the checkpoint like a
+file's offset: after a crash the unfinished batches are read again, exactly. After each completed
+batch the offsets reached are committed to the consumer group, for the usual lag tools.
+
+``save-to-kafka`` produces with the idempotent producer and counts a batch done only when every
+record is acknowledged (at-least-once: a batch retried after a failure may be written twice).
+"""
+from __future__ import annotations
+
+import time
+import urllib.parse
+from typing import NamedTuple
+
+from .errors import OutputFailed, UsageError
+from .inputs import InputDStream
+from .receivers.blocks import BadRaw, Block
+
+#: how long an allocation waits for more records once the broker has stopped handing them over
+FETCH_IDLE_S = 0.05
+#: how long it waits at most for a partition's records while replaying a recorded range
+REPLAY_TIMEOUT_S = 30.0
+#: the query keys that are dstream's own; every other one goes to the client
+OWN_KEYS = ("group", "start", "records")
+#: librdkafka logs every failed connection to stderr; an outage is said once, by dstream, instead
+QUIET = {"log_level": 0}
+
+
+def client():
+    """The confluent_kafka module, or a one-line usage error (exit 2) naming the extra to install."""
+    try:
+        import confluent_kafka
+    except ImportError:
+        raise UsageError("Kafka needs the confluent-kafka client: pip install 'dstream[kafka]'") from None
+    return confluent_kafka
+
+
+class KafkaSource(NamedTuple):
+    brokers: str
+    topics: list[str]
+    group: str
+    start: str
+    records: str  # "value": the value as a line; "json": a JSON line with key, value, topic, partition, offset, timestamp
+    config: dict
+
+
+def parse_kafka_uri(uri: str, name: str) -> KafkaSource:
+    """``kafka://HOST:PORT[,HOST:PORT]/TOPIC[,TOPIC]?group=G&start=earliest|latest&records=value|json&...``."""
+    parsed = urllib.parse.urlsplit(uri)
+    topics = [t for t in parsed.path.strip("/").split(",") if t]
+    if not parsed.netloc or not topics:
+        raise UsageError(f"-i {name}: {uri!r} should be kafka://HOST:PORT[,HOST:PORT]/TOPIC[,TOPIC][?group=G]")
+    query = dict(urllib.parse.parse_qsl(parsed.query, keep_blank_values=True))
+    start = query.get("start", "latest")
+    if start not in ("earliest", "latest"):
+        raise UsageError(f"-i {name}: start={start!r} should be earliest or latest")
+    records = query.get("records", "value")
+    if records not in ("value", "json"):
+        raise UsageError(f"-i {name}: records={records!r} should be value or json")
+    config = {key: value for key, value in query.items() if key not in OWN_KEYS}
+    return KafkaSource(parsed.netloc, topics, query.get("group", f"dstream-{name}"), start, records, config)
+
+
+def _partition_key(topic: str, partition: int) -> str:
+    return f"{topic}:{partition}"
+
+
+class DirectKafkaInputDStream(InputDStream):
+    """Batch t is, for every partition of the topics, the records from where the previous batch ended, up to
+    what the broker hands over by then (at most ``--max-rate`` a second per partition).
+
+    Where reading starts: the checkpoint's offsets; without one, the group's committed offsets, else
+    ``start``. A partition that appears later is read from its beginning, so a batch that first met it
+    is the same batch when read again."""
+
+    replayable = True
+
+    def __init__(self, context, name: str, source: KafkaSource, fmt: str | None = "text") -> None:
+        super().__init__(context, name, fmt)
+        self.kafka = client()
+        self.source = source
+        self.offsets: dict[str, int] = {}  # "topic:partition" -> the next offset to read
+        self.started = False  # whether self.offsets says where the run starts (checkpoint, group or start)
+        self.consumer = None
+        self.outage = False
+
+    # --- the client ---------------------------------------------------------------------------------
+    def _consumer(self):
+        if self.consumer is None:
+            config = {"bootstrap.servers": self.source.brokers, "group.id": self.source.group,
+                      "enable.auto.commit": False, "auto.offset.reset": self.source.start,
+                      "error_cb": self._on_client_error, **QUIET, **self.source.config}
+            self.consumer = self.kafka.Consumer(config)
+        return self.consumer
+
+    def _on_client_error(self, error) -> None:
+        if error.code() in (self.kafka.KafkaError._ALL_BROKERS_DOWN, self.kafka.KafkaError._TRANSPORT):
+            self._say_outage(f"brokers {self.source.brokers} unreachable ({error.str()})")
+
+    def _say_outage(self, why: str) -> None:
+        if not self.outage:
+            self.outage = True
+            print(f"dstream: input {self.name}: {why}; retrying", file=self.context.stderr(), flush=True)
+
+    def close(self) -> None:
+        if self.consumer is not None:
+            self.consumer.close()
+            self.consumer = None
+
+    # --- partitions and where to start in them ---------------------------------------------------------
+    def _partitions(self) -> list[tuple[str, int]] | None:
+        """Every partition of the topics, sorted; None while the brokers cannot be reached."""
+        try:
+            metadata = self._consumer().list_topics(timeout=2.0)
+        except self.kafka.KafkaException as exc:
+            self._say_outage(f"brokers {self.source.brokers} unreachable ({exc})")
+            return None
+        found = []
+        for topic in self.source.topics:
+            described = metadata.topics.get(topic)
+            if described is not None and described.error is None:
+                found.extend((topic, partition) for partition in described.partitions)
+        return sorted(found)
+
+    def _start_offsets(self, partitions: list[tuple[str, int]]) -> None:
+        """Offsets for the partitions not known yet: at the run's start the group's committed ones, else
+        ``start``; a partition that appears later, its beginning."""
+        new = [(t, p) for t, p in partitions if _partition_key(t, p) not in self.offsets]
+        if not new:
+            self.started = True
+            return
+        TopicPartition, consumer = self.kafka.TopicPartition, self._consumer()
+        committed = consumer.committed([TopicPartition(t, p) for t, p in new], timeout=10) if not self.started \
+            else [TopicPartition(t, p, -1) for t, p in new]
+        for (topic, partition), found in zip(new, committed):
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+            if found.offset >= 0:
+                offset = found.offset
+            else:
+                offset = high if self.source.start == "latest" and not self.started else low
+            self.offsets[_partition_key(topic, partition)] = max(offset, 0)
+        self.started = True
+
+    def position(self) -> dict:
+        if not self.started:  # the resume point before the first batch must say where this run starts
+            partitions = self._partitions()
+            if partitions is not None:
+                self._start_offsets(partitions)
+        return dict(self.offsets)
+
+    def seek(self, position) -> None:
+        if position is not None and (not isinstance(position, dict)
+                                     or not all(type(v) is int and v >= 0 for v in position.values())):
+            raise ValueError(f"position {position!r} should map topic:partition to an offset")
+        self.offsets = dict(position or {})
+        self.started = position is not None
+
+    # --- batches --------------------------------------------------------------------------------------
+    def _receive(self, t: int) -> Block:
+        partitions = self._partitions()
+        if partitions is not None:
+            try:
+                self._start_offsets(partitions)
+                taken = self._fetch(partitions, self._cap())
+            except self.kafka.KafkaException as exc:
+                self._say_outage(f"brokers {self.source.brokers} unreachable ({exc})")
+                taken = None
+            if taken is not None:
+                self.outage = False
+                return self._block(taken)
+        return Block([], [], dict(self.offsets))
+
+    def _cap(self) -> int | None:
+        rate = self.context.rate_limiter.rate
+        return None if rate is None else max(1, int(rate * self.context.batch_ms / 1000))
+
+    def _fetch(self, partitions, cap: int | None) -> dict | None:
+        """Each partition's records from its offset on, at most *cap*, until the broker has no more to give
+        (or a quarter of the batch interval has passed); the offsets advance past them."""
+        TopicPartition, consumer = self.kafka.TopicPartition, self._consumer()
+        consumer.assign([TopicPartition(t, p, self.offsets[_partition_key(t, p)]) for t, p in partitions])
+        taken: dict[str, list] = {}
+        full: set = set()
+        give_up = time.monotonic() + max(0.2, self.context.batch_ms / 4000)
+        while len(full) < len(partitions) and time.monotonic() < give_up:
+            messages = consumer.consume(num_messages=10_000, timeout=FETCH_IDLE_S)
+            if not messages:
+                break
+            for message in messages:
+                error = message.error()
+                if error is not None:
+                    if error.code() in (self.kafka.KafkaError._ALL_BROKERS_DOWN, self.kafka.KafkaError._TRANSPORT):
+                        self._say_outage(f"brokers {self.source.brokers} unreachable ({error.str()})")
+                        return None
+                    continue
+                key = _partition_key(message.topic(), message.partition())
+                if key in full or message.offset() < self.offsets.get(key, 0):
+                    continue  # beyond the cap (read again next batch), or already taken
+                taken.setdefault(key, []).append(message)
+                self.offsets[key] = message.offset() + 1
+                if cap is not None and len(taken[key]) >= cap:
+                    full.add(key)
+        return taken
+
+    def _block(self, taken: dict) -> Block:
+        """The batch: partitions in order, each in offset order; where they stand after it."""
+        records, bad = [], []
+        as_json = self.source.records == "json"
+        for message in (m for key in sorted(taken, key=_split_key) for m in taken[key]):
+            value = message.value()
+            try:
+                text = "" if value is None else value.decode("utf-8")
+            except UnicodeDecodeError:
+                bad.append(BadRaw(value, f"not valid UTF-8 at {message.topic()}:{message.partition()}@"
+                                         f"{message.offset()}"))
+                continue
+            if as_json:
+                records.append(_as_json_line(message, text))
+            else:
+                records.extend(text.split("\n"))  # a value is a line; one holding several gives each
+        return Block(records, bad, dict(self.offsets))
+
+    # --- replay and commits -----------------------------------------------------------------------------
+    def replay(self, t: int, position: dict) -> int:
+        """Batch *t* again: every partition from its offset here to its offset in *position*."""
+        partitions = sorted(_split_key(key) for key in position)
+        self._start_offsets(partitions)  # a partition met by that batch first: from its beginning
+        wanted = {key: end for key, end in position.items() if end > self.offsets[key]}
+        TopicPartition, consumer = self.kafka.TopicPartition, self._consumer()
+        taken: dict[str, list] = {key: [] for key in wanted}
+        if wanted:
+            consumer.assign([TopicPartition(*_split_key(key), self.offsets[key]) for key in wanted])
+            deadline = time.monotonic() + REPLAY_TIMEOUT_S
+            done: set = set()
+            while len(done) < len(wanted) and time.monotonic() < deadline:
+                for message in consumer.consume(num_messages=10_000, timeout=0.2):
+                    if message.error() is not None:
+                        continue
+                    key = _partition_key(message.topic(), message.partition())
+                    if key in wanted and key not in done and self.offsets[key] <= message.offset() < wanted[key]:
+                        taken[key].append(message)
+                        if message.offset() + 1 >= wanted[key]:
+                            done.add(key)
+            if len(done) < len(wanted):
+                from .inputs import InputFailed
+
+                raise InputFailed(f"input {self.name}: cannot read batch {t} again from "
+                                  f"{', '.join(sorted(set(wanted) - done))} (deleted by retention, or brokers down)")
+        block = self._block(taken)
+        self.offsets = {**self.offsets, **position}
+        return self._allocated(t, block._replace(position=dict(self.offsets)))
+
+    def batch_completed(self, t: int) -> None:
+        """Its outputs are written: commit the offsets reached to the group, for lag tools (the checkpoint,
+        not the group, says where a restart resumes)."""
+        if self.consumer is None or not self.offsets:
+            return
+        offsets = [self.kafka.TopicPartition(*_split_key(key), offset) for key, offset in self.offsets.items()]
+        try:
+            self.consumer.commit(offsets=offsets, asynchronous=True)
+        except self.kafka.KafkaException:
+            pass  # the brokers are away: a later batch commits
+
+
+def _split_key(key: str) -> tuple[str, int]:
+    topic, _, partition = key.rpartition(":")
+    return topic, int(partition)
+
+
+def _as_json_line(message, text: str) -> str:
+    import orjson
+
+    key = message.key()
+    kind, stamp = message.timestamp()
+    return orjson.dumps({"key": None if key is None else key.decode("utf-8", "replace"), "value": text,
+                         "topic": message.topic(), "partition": message.partition(), "offset": message.offset(),
+                         "timestamp": stamp if kind else None}).decode()
+
+
+class KafkaWriter:
+    """``save-to-kafka``: each element of a batch as one message, (key, value) pairs keyed; a batch is done when
+    the broker acknowledged every message of it."""
+
+    def __init__(self, topic: str, brokers: str, fmt: str, timeout_s: float = 30.0) -> None:
+        self.kafka = client()
+        self.topic = topic
+        self.brokers = brokers
+        self.fmt = fmt
+        self.timeout_s = timeout_s
+        self.producer = None
+
+    def __call__(self, batch, t: int) -> None:
+        from .formats import render
+
+        if self.producer is None:
+            self.producer = self.kafka.Producer({"bootstrap.servers": self.brokers, "enable.idempotence": True,
+                                                 "acks": "all", "linger.ms": 5, **QUIET})
+        failures: list = []
+
+        def delivered(error, message) -> None:
+            if error is not None:
+                failures.append(error)
+
+        produce = self.producer.produce
+        for record in batch:
+            if isinstance(record, tuple) and len(record) == 2:
+                key, value = record
+                key = key.encode("utf-8", "surrogateescape") if isinstance(key, str) else render([key], "json")[:-1]
+            else:
+                key, value = None, record
+            payload = render([value], self.fmt)[:-1].encode("utf-8", "surrogateescape")
+            while True:
+                try:
+                    produce(self.topic, payload, key, on_delivery=delivered)
+                    break
+                except BufferError:  # the local queue is full: let it drain
+                    self.producer.poll(0.1)
+            self.producer.poll(0)
+        left = self.producer.flush(self.timeout_s)
+        if left or failures:
+            self.producer.purge()  # a retry sends the batch again: nothing of this attempt may follow it
+            self.producer.flush(0)
+        if left:
+            raise OutputFailed(f"save-to-kafka {self.topic}: {left} messages not acknowledged by {self.brokers} "
+                               f"within {self.timeout_s:g}s")
+        if failures:
+            raise OutputFailed(f"save-to-kafka {self.topic}: {len(failures)} messages refused ({failures[0].str()})")

