@@ -190,6 +190,8 @@ class ReceiverInputDStream(InputDStream):
         self.replayable = hasattr(receiver, "seek")
         self.log = None if self.replayable else context.write_ahead_log(name)
         self.buffer = BlockBuffer(self.log, context.max_backlog, context.max_backlog_bytes)
+        if self.log is None and hasattr(receiver, "chunked"):
+            receiver.chunked = True
         self.supervisor: ReceiverSupervisor | None = None
         self._seek_to = None
         self._logged = None  # blocks the write-ahead log holds beyond the checkpoint, while recovering

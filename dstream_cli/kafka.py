@@ -45,7 +45,7 @@ class KafkaSource(NamedTuple):
     topics: list[str]
     group: str
     start: str
-    records: str  # "value": the value as a line; "json": a JSON line with key, value, topic, partition, offset, timestamp
+    records: str  # "value": the value as a line; "json": a JSON line of key, value, topic, partition, offset...
     config: dict
 
 
@@ -181,12 +181,13 @@ class DirectKafkaInputDStream(InputDStream):
 
     def _fetch(self, partitions, cap: int | None) -> dict | None:
         """Each partition's records from its offset on, at most *cap*, until the broker has no more to give
-        (or a quarter of the batch interval has passed); the offsets advance past them."""
+        (or a batch interval has passed: producers faster than this run are slowed by --backpressure, not by
+        batches that never end); the offsets advance past them."""
         TopicPartition, consumer = self.kafka.TopicPartition, self._consumer()
         consumer.assign([TopicPartition(t, p, self.offsets[_partition_key(t, p)]) for t, p in partitions])
         taken: dict[str, list] = {}
         full: set = set()
-        give_up = time.monotonic() + max(0.2, self.context.batch_ms / 4000)
+        give_up = time.monotonic() + max(0.2, self.context.batch_ms / 1000)
         while len(full) < len(partitions) and time.monotonic() < give_up:
             messages = consumer.consume(num_messages=10_000, timeout=FETCH_IDLE_S)
             if not messages:

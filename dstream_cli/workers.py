@@ -3,8 +3,9 @@
 Each worker is ``python -m dstream_cli.workers``. It rebuilds the same chain from the stage specs,
 which are text (so no code is pickled), and for its part of a batch's input lines runs the
 record-by-record steps up to the first reduction and that reduction's fold over the part. The main
-process cuts a batch into N contiguous parts, streams each to its worker in chunks of text, and
-merges the parts' accumulators in part order: the one-process result, in the same order, for any
+process cuts a batch into N contiguous parts, streams each to its worker in chunks of UTF-8 (the
+bytes stdin and ``file:`` were read in, as they are: see receivers/chunks.py), and merges the
+parts' accumulators in part order: the one-process result, in the same order, for any
 associative reduction (Spark requires reductions to be associative too; float sums may differ in
 their last digits, as in Spark). Small batches are not worth the trip and stay here.
 
@@ -21,6 +22,8 @@ fields, then the lines as UTF-8 joined by newlines), ``E`` the end of a part. Wo
 from __future__ import annotations
 
 import ast
+import functools
+import itertools
 import os
 import pickle
 import signal
@@ -28,6 +31,7 @@ import subprocess
 import sys
 
 from .errors import RECORD_ERRORS
+from .receivers.chunks import LineBatch, LineChunk
 
 #: batches smaller than this are mapped here: sending them costs more than it saves
 MIN_RECORDS = 50_000
@@ -53,7 +57,7 @@ def _receive(stream) -> tuple[bytes, bytes]:
 
 
 class WorkerPool:
-    """N worker processes, started at the first batch big enough, shared by every node they can run."""
+    """N worker processes, started with the run when some node can use them, shared by those nodes."""
 
     def __init__(self, count: int, recipe: dict, stderr) -> None:
         self.count = count
@@ -75,9 +79,11 @@ class WorkerPool:
                     and parent.name in line_inputs and node.steps[0].sliceable):
                 node.workers = self
                 self.index[id(node)] = index
+        if self.index:
+            self._start()  # now, so that the workers start up while the input is being read
 
     def takes(self, batch) -> bool:
-        return not self.broken and type(batch) is list and len(batch) >= MIN_RECORDS
+        return not self.broken and isinstance(batch, (list, LineBatch)) and len(batch) >= MIN_RECORDS
 
     def _start(self) -> None:
         for _ in range(self.count):
@@ -89,16 +95,12 @@ class WorkerPool:
     def map_side(self, node, batch: list, t: int):
         """The merged map side of *batch* for *node*; None when it must be done here instead."""
         try:
-            if not self.processes:
-                self._start()
-            size = -(-len(batch) // self.count)
-            parts = [batch[start:start + size] for start in range(0, len(batch), size)]
+            parts = self._parts(batch)
             header = self.index[id(node)].to_bytes(8, "little") + t.to_bytes(8, "little", signed=True)
-            for offset in range(0, size, CHUNK_RECORDS):  # round robin, so that every worker starts at once
-                for process, part in zip(self.processes, parts):
-                    chunk = part[offset:offset + CHUNK_RECORDS]
-                    if chunk:
-                        _send(process.stdin, b"C", header + "\n".join(chunk).encode("utf-8", "surrogatepass"))
+            for round_ in itertools.zip_longest(*parts):  # round robin, so that every worker starts at once
+                for process, chunk in zip(self.processes, round_):
+                    if chunk is not None:
+                        _send(process.stdin, b"C", header + chunk())
             for process, _ in zip(self.processes, parts):
                 _send(process.stdin, b"E", b"")
                 process.stdin.flush()
@@ -116,6 +118,22 @@ class WorkerPool:
             else:
                 node.fold.merge(merged, later)
         return merged
+
+    def _parts(self, batch) -> list[list]:
+        """*batch* cut into up to N contiguous parts, each a list of chunks (functions giving a chunk's UTF-8
+        bytes when it is sent): a batch of line chunks keeps its chunks, which go as they are."""
+        if isinstance(batch, LineBatch):
+            pieces = batch.pieces
+            sizes = [piece.size if isinstance(piece, LineChunk) else len(piece) * 16 for piece in pieces]
+            total, before, parts = max(sum(sizes), 1), 0, [[] for _ in range(self.count)]
+            for piece, size in zip(pieces, sizes):
+                parts[min(before * self.count // total, self.count - 1)].append(functools.partial(_bytes_of, piece))
+                before += size
+            return [part for part in parts if part]
+        size = -(-len(batch) // self.count)
+        return [[functools.partial(_joined, batch[offset:min(offset + CHUNK_RECORDS, start + size)])
+                 for offset in range(start, min(start + size, len(batch)), CHUNK_RECORDS)]
+                for start in range(0, len(batch), size)]
 
     def _give_up(self, why: str) -> None:
         print(f"dstream: warning: --workers: {why}; running every batch in this process from now on",
@@ -137,6 +155,14 @@ class WorkerPool:
                 process.wait()
             process.stdout.close()
         self.processes = []
+
+
+def _joined(lines: list) -> bytes:
+    return "\n".join(lines).encode("utf-8", "surrogatepass")
+
+
+def _bytes_of(piece) -> bytes:
+    return piece.data() if isinstance(piece, LineChunk) else _joined(piece)
 
 
 # --- the worker process ----------------------------------------------------------------------------

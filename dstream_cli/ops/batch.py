@@ -135,7 +135,7 @@ def flat_map_step(f, label):
     if _source_shape(f) == ("split",):
         # The lines of a batch split on whitespace, joined or not, give the same words: one C call.
         fast = lambda b: " ".join(b).split()  # noqa: E731 - raises on a non-str, then the slow path names it
-        return per_record_step(label, fast, lambda x, out: out.extend(f(x)))
+        return per_record_step(label, fast, lambda x, out: out.extend(f(x)))._replace(shape=("split",))
     lazy = lambda b: itertools.chain.from_iterable(map(f, b))  # noqa: E731
     step = per_record_step(label, lambda b: list(lazy(b)), lambda x, out: out.extend(f(x)))
     return step._replace(lazy=lazy)

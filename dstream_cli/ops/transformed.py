@@ -7,6 +7,7 @@ from typing import Callable, Iterable, Iterator
 
 from ..dstream import DStream
 from ..errors import RECORD_ERRORS, UsageError
+from ..receivers.chunks import LineBatch
 from .batch import Fold, Step, as_pair, count_pairs_step, require_pairs
 
 #: records taken through the fused steps at a time when a batch is larger
@@ -42,10 +43,17 @@ class TransformedDStream(DStream):
                     partial = self.workers.map_side(self, batch, t)
                     if partial is not None:
                         return self.reduce_side(partial, t)
-                return self.reduce_side(self.map_side(slices(batch), t), t)
+                return self.reduce_side(self.map_side(self._slices(batch), t), t)
             except RECORD_ERRORS:  # noqa: BLE001 - redo the batch step by step, where bad records are named
                 pass
         return self._run_steps(self.steps, batch, t)
+
+    def _slices(self, batch) -> Iterator[list]:
+        """*batch* a slice at a time; a batch of line chunks (receivers/chunks.py) a chunk at a time, each one
+        text when the first step splits on whitespace (its words are the same, and no line is made)."""
+        if isinstance(batch, LineBatch):
+            return ([text] for text in batch.texts()) if self.steps[0].shape == ("split",) else batch.parts()
+        return slices(batch)
 
     @property
     def _expands(self) -> bool:

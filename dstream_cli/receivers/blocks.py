@@ -6,8 +6,11 @@ stamping each block on arrival gives the same answer without a timer thread.
 from __future__ import annotations
 
 import collections
+import itertools
 import threading
 from typing import NamedTuple
+
+from .chunks import LineBatch, LineChunk, SpillFile
 
 #: records one input may hold waiting for a batch before its receiver stops reading
 DEFAULT_MAX_BACKLOG = 4_000_000
@@ -15,10 +18,14 @@ DEFAULT_MAX_BACKLOG = 4_000_000
 DEFAULT_MAX_BACKLOG_BYTES = 256 << 20
 #: what a record that is not text counts for in the byte bound
 _OTHER_RECORD_BYTES = 64
+#: bytes of LineChunks kept in memory while waiting for a batch; more go to a spill file
+SPILL_AFTER_BYTES = 8 << 20
 
 
 def approximate_bytes(records: list) -> int:
     """Characters of text records (C-level passes); a fixed guess for anything else."""
+    if isinstance(records, LineChunk):
+        return records.size
     if set(map(type, records)) <= {str, bytes}:
         return sum(map(len, records))
     return _OTHER_RECORD_BYTES * len(records)
@@ -48,6 +55,8 @@ class BlockBuffer:
         self.max_bytes = max_bytes
         self._count = 0
         self._bytes = 0
+        self._in_memory = 0  # bytes of LineChunks not spilled
+        self._spill: SpillFile | None = None
         self._cut_until = -1
         self.position = None
         self.log = log
@@ -60,9 +69,18 @@ class BlockBuffer:
             if self.log is not None:
                 position = self.log.append(arrival_ms, records, bad)
             size = approximate_bytes(records)
+            if isinstance(records, LineChunk):
+                self._in_memory += size
+                if self._in_memory > SPILL_AFTER_BYTES:
+                    records.spill(self._spill or self._new_spill())
+                    self._in_memory -= size
             self._blocks.append((arrival_ms, records, bad, position, size))
             self._count += len(records)
             self._bytes += size
+
+    def _new_spill(self) -> SpillFile:
+        self._spill = SpillFile()
+        return self._spill
 
     def sync(self) -> None:
         """Make every block stored so far durable in the log (for acknowledgements)."""
@@ -97,7 +115,7 @@ class BlockBuffer:
 
     def cut(self, until_ms: int | None) -> Block:
         """Everything stored up to *until_ms* (everything, if None), oldest first; logged to disk first."""
-        records: list = []
+        pieces: list = []
         bad: list = []
         with self._lock:
             if self.log is not None:
@@ -107,10 +125,17 @@ class BlockBuffer:
             while self._blocks and (until_ms is None or self._blocks[0][0] <= until_ms):
                 _, block_records, block_bad, position, size = self._blocks.popleft()
                 self._bytes -= size
-                records.extend(block_records)
+                if isinstance(block_records, LineChunk) and block_records.raw is not None:
+                    self._in_memory -= size
+                pieces.append(block_records)
                 bad.extend(block_bad)
                 if position is not None:
                     self.position = position
+            self._spill = None  # later blocks spill to a file of their own; this one lives with its batch
+            if any(isinstance(piece, LineChunk) for piece in pieces):
+                records = LineBatch(pieces)
+            else:
+                records = list(itertools.chain.from_iterable(pieces))
             self._count -= len(records)
             self._room.notify_all()
             return Block(records, bad, self.position)

@@ -10,6 +10,7 @@ import os
 from typing import Callable, Iterator, NamedTuple
 
 from .blocks import BadRaw
+from .chunks import LineChunk
 
 DEFAULT_MAX_LINE_BYTES = 1 << 20
 CHUNK_BYTES = 1 << 20
@@ -17,8 +18,12 @@ _KEEP_OF_LONG_LINE = 200
 
 
 class LineSplitter:
-    def __init__(self, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
+    """With *chunked*, a read whose lines are all good comes out as one LineChunk (its bytes) rather than a
+    list of str: see chunks.py."""
+
+    def __init__(self, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, chunked: bool = False) -> None:
         self.max_line_bytes = max_line_bytes
+        self.chunked = chunked
         self._pending = b""
         self._discarding = 0  # bytes of an over-long line skipped so far
 
@@ -66,9 +71,13 @@ class LineSplitter:
 
     def _split(self, data: bytes) -> tuple[list[str], list[BadRaw]]:
         try:
-            lines = data.decode("utf-8").split("\n")
+            text = data.decode("utf-8")
         except UnicodeDecodeError:
             return self._split_slowly(data)
+        if (self.chunked and b"\r" not in data
+                and (len(data) <= self.max_line_bytes or max(map(len, data.split(b"\n"))) <= self.max_line_bytes)):
+            return LineChunk(data, data.count(b"\n") + 1), []
+        lines = text.split("\n")
         if b"\r" in data:
             lines = [line[:-1] if line.endswith("\r") else line for line in lines]
         if len(data) > self.max_line_bytes and max(map(len, data.split(b"\n"))) > self.max_line_bytes:
@@ -122,11 +131,11 @@ class LinesRead(NamedTuple):
 
 
 def read_positioned(stream, offset: int, skip: int, max_line_bytes: int,
-                    stopped: Callable[[], bool]) -> Iterator[LinesRead]:
+                    stopped: Callable[[], bool], chunked: bool = False) -> Iterator[LinesRead]:
     """The lines of *stream*, which stands at line offset *offset*, a chunk at a time; the first *skip* good
     lines were taken before a restart and are left out. Bad lines go with a push's last part, so those
     among skipped lines were never delivered: they come with the next chunk's lines."""
-    splitter = LineSplitter(max_line_bytes)
+    splitter = LineSplitter(max_line_bytes, chunked)
     line_start, taken, to_skip = offset, skip, skip
     held_bad: list = []
     while not stopped():

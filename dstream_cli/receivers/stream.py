@@ -18,6 +18,7 @@ class LineStreamReceiver(Receiver):
         self.close = close
         self.offset = 0
         self.start_skip = 0  # good lines after the start offset that were taken before a restart
+        self.chunked = False  # hand over reads as LineChunks (chunks.py): set when nothing logs records one by one
 
     def on_start(self) -> None:
         threading.Thread(target=self._read_all, name="dstream-reader", daemon=True).start()
@@ -31,7 +32,8 @@ class LineStreamReceiver(Receiver):
         limit) is positioned ``[offset of the chunk's first line, good lines taken from there]``, the whole
         chunk ``[offset after its last line, 0]``; so a restart resumes exactly, even inside a chunk."""
         supervisor = self._require_supervisor()
-        for read in read_positioned(self.stream, self.offset, self.start_skip, self.max_line_bytes, self.is_stopped):
+        for read in read_positioned(self.stream, self.offset, self.start_skip, self.max_line_bytes, self.is_stopped,
+                                    self.chunked):
             supervisor.push(read.lines, read.bad, read.position_after)
             if read.last:
                 self.stop("end of input")

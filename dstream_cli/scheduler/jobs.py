@@ -3,9 +3,9 @@
 One batch at a time, in time order. A checkpoint is written every checkpoint interval and after the
 last batch; a restart recomputes the batches after the newest one. On the system clock a late batch
 is simply started late and its scheduling delay recorded (nothing is skipped, and records are
-assigned to batches by arrival time, not by when the loop gets to them). A graceful stop (stop file, SIGTERM, first SIGINT,
---run-for) stops the receivers, processes everything they stored, writes the last checkpoint
-and returns; a second SIGINT exits 130 at once.
+assigned to batches by arrival time, not by when the loop gets to them). A graceful stop (stop
+file, SIGTERM, first SIGINT, --run-for) stops the receivers, processes everything they stored,
+writes the last checkpoint and returns; a second SIGINT exits 130 at once.
 """
 from __future__ import annotations
 

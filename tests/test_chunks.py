@@ -1,0 +1,64 @@
+"""Line chunks: stdin and file: lines kept as the bytes they came in, spilled past a budget, decoded as they run."""
+import subprocess
+import sys
+
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import installed_dstream, invoke
+from dstream_cli.receivers.blocks import SPILL_AFTER_BYTES
+from dstream_cli.receivers.lines import LineSplitter
+
+PEAK_OF_CHILD = """
+import resource, subprocess, sys
+with open(sys.argv[1], "rb") as stdin:
+    done = subprocess.run(sys.argv[2:], stdin=stdin, stdout=subprocess.PIPE, check=True)
+sys.stderr.write(done.stdout.decode())
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+"""
+
+
+def peak_kib_and_output(path, args: list[str]) -> tuple[int, str]:
+    done = subprocess.run([sys.executable, "-c", PEAK_OF_CHILD, str(path), *installed_dstream(), *args],
+                          capture_output=True, text=True, check=True, timeout=120)
+    return int(done.stdout), done.stderr
+
+
+def test_a_whole_file_in_one_batch_is_not_held_as_lines(tmp_path):
+    """A word count of one batch of 20 MB and of 80 MB (more than the spill budget): the same peak memory, under
+    64 MB, and the right counts."""
+    line = " ".join(f"w{i}" for i in range(12)) + "\n"
+    peaks = {}
+    for megabytes in (20, 80):
+        path = tmp_path / f"in-{megabytes}"
+        lines = megabytes * (1 << 20) // len(line)
+        path.write_text(line * lines)
+        peak, output = peak_kib_and_output(path, ["--batch", "30s", "flat-map", "x.split()", "map", "(x, 1)",
+                                                  "reduce-by-key", "sum", "emit"])
+        assert sorted(output.splitlines()) == sorted(f"w{i}\t{lines}" for i in range(12))
+        peaks[megabytes] = peak / 1024
+    assert 80 << 20 > 2 * SPILL_AFTER_BYTES
+    assert peaks[80] < 64 and peaks[80] - peaks[20] < 12, peaks
+
+
+raw_lines = st.one_of(st.text(alphabet="ab \t\u00e9\u4e2d", max_size=12).map(lambda s: s.encode()),
+                      st.sampled_from([b"", b"\r", b"x\r", b"\xff\xfe", b"caf\xc3", b"y" * 40]))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(raw_lines, max_size=40), st.booleans())
+def test_stdin_gives_the_records_and_bad_lines_the_line_splitter_gives(tmp_path_factory, lines, final_newline):
+    """Chunks or not, every line arrives as the record (or the bad line) it would be split into one by one."""
+    data = b"\n".join(lines) + (b"\n" if final_newline and lines else b"")
+    reference = LineSplitter(32)
+    expected, expected_bad = reference.feed(data)
+    more, more_bad = reference.finish()
+    expected, expected_bad = list(expected) + list(more), expected_bad + more_bad
+    dead = tmp_path_factory.mktemp("dead") / "dead.jsonl"
+    result = invoke(["--max-line-bytes", "32", "--on-error", "skip", "--dead-letter", dead, "map", "x",
+                     "emit", "--format", "json"], input=data)
+    assert result.exit_code == 0, result.stderr
+    assert [orjson.loads(line) for line in result.stdout.splitlines()] == expected
+    written = [orjson.loads(line)["reason"] for line in dead.read_text().splitlines()] if dead.exists() else []
+    assert written == [bad.reason for bad in expected_bad]
