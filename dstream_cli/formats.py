@@ -40,11 +40,12 @@ _DIGITS = bytes(0x30 if 0x30 <= i <= 0x39 else 0x20 for i in range(256))
 _LONG_RUN = b"0" * 19
 
 
-def _maybe_big_integer(text: str) -> bool:
-    return _LONG_RUN in text.encode("utf-8", "surrogatepass").translate(_DIGITS)
+def _maybe_big_integer(text: str | bytes) -> bool:
+    data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
+    return _LONG_RUN in data.translate(_DIGITS)
 
 
-def _parse_json(line: str):
+def _parse_json(line: str | bytes):
     if _maybe_big_integer(line):
         import json
 
@@ -53,8 +54,10 @@ def _parse_json(line: str):
 
 
 def _parse_json_batch(lines: list) -> list:
+    """Lines as str, or (from a chunk of input bytes) as UTF-8 bytes, which orjson reads without a decode."""
     # One scan of the whole slice keeps the common case at orjson's speed.
-    if _maybe_big_integer("\n".join(lines)):
+    joined = b"\n".join(lines) if lines and type(lines[0]) is bytes else "\n".join(lines)
+    if _maybe_big_integer(joined):
         return list(map(_parse_json, lines))
     return list(map(orjson.loads, lines))
 

@@ -46,7 +46,7 @@ class Step(NamedTuple):
 def _source_shape(f) -> tuple:
     """Recognise the expressions that have C-speed equivalents: ``x.split()``; ``(KEY, <int>)`` (before a
     sum it becomes a Counter of KEY: ``x`` itself, ``x.method()``, ``x[k]``, or any expression of x);
-    and ``x[<constant>]`` or a tuple of them (``operator.itemgetter``)."""
+    and ``x[<constant>]`` or a tuple of them (``operator.itemgetter``, and the constants)."""
     import ast
 
     source = getattr(f, "__dstream_source__", None)
@@ -64,7 +64,7 @@ def _source_shape(f) -> tuple:
     items = tree.elts if isinstance(tree, ast.Tuple) and len(tree.elts) >= 2 else [tree]
     keys = [_constant_subscript_of_x(item, ast) for item in items]
     if all(key is not _NOT_CONSTANT for key in keys):
-        return ("items", operator.itemgetter(*keys))
+        return ("items", operator.itemgetter(*keys), tuple(keys))
     return ()
 
 
@@ -159,6 +159,29 @@ def count_pairs_step(pair: Step, reduce: Step) -> Step:
                 fold=Fold(Counter, add, finish, Counter.update))
 
 
+def sum_items_step(items: Step, reduce: Step) -> Step:
+    """``map '(x[K], x[V])'`` then ``reduce-by-key sum`` as one loop that sums ``x[V]`` by ``x[K]``, making no
+    pair; the two steps' slow paths on error."""
+    key, value = items.shape[2]
+
+    def add(totals: dict, part: list) -> None:
+        get = totals.get
+        for record in part:
+            k = record[key]
+            previous = get(k, _MISSING)
+            totals[k] = record[value] if previous is _MISSING else previous + record[value]
+
+    def fast(batch, t):
+        totals: dict = {}
+        add(totals, batch)
+        return list(totals.items())
+
+    def slow(batch, t, reject):
+        return reduce.slow(items.slow(batch, t, reject), t, reject)
+
+    return Step(reduce.label, fast, slow, fold=Fold(dict, add, _items, reduce.fold.merge))
+
+
 def filter_step(f, label):
     def one(x, out):
         if f(x):
@@ -197,7 +220,8 @@ def parse_step(fmt, label):
         except RECORD_ERRORS as exc:  # noqa: BLE001 - csv, orjson and int() fail in their own ways
             raise BadRecord(f"not valid {fmt}: {exc}") from exc
 
-    return per_record_step(label, parse_all, one)
+    # ("parse", "json"): its input may be a chunk's lines as bytes (ops/transformed.py), which it parses as they are
+    return per_record_step(label, parse_all, one)._replace(shape=("parse", fmt))
 
 
 def identity_step(label):

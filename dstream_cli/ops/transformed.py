@@ -8,7 +8,7 @@ from typing import Callable, Iterable, Iterator
 from ..dstream import DStream
 from ..errors import RECORD_ERRORS, UsageError
 from ..receivers.chunks import LineBatch
-from .batch import Fold, Step, as_pair, count_pairs_step, require_pairs
+from .batch import Fold, Step, as_pair, count_pairs_step, require_pairs, sum_items_step
 
 #: records taken through the fused steps at a time when a batch is larger
 SLICE_RECORDS = 4096
@@ -30,6 +30,8 @@ class TransformedDStream(DStream):
             steps = parent.steps
             if step.shape == ("sum",) and steps[-1].shape[:1] == ("pair",):
                 return cls(parent.dependencies[0], [*steps[:-1], count_pairs_step(steps[-1], step)])
+            if step.shape == ("sum",) and steps[-1].shape[:1] == ("items",) and len(steps[-1].shape[2]) == 2:
+                return cls(parent.dependencies[0], [*steps[:-1], sum_items_step(steps[-1], step)])
             return cls(parent.dependencies[0], [*steps, step])
         return cls(parent, [step], fusable=fuse)
 
@@ -52,7 +54,10 @@ class TransformedDStream(DStream):
         """*batch* a slice at a time; a batch of line chunks (receivers/chunks.py) a chunk at a time, each one
         text when the first step splits on whitespace (its words are the same, and no line is made)."""
         if isinstance(batch, LineBatch):
-            return ([text] for text in batch.texts()) if self.steps[0].shape == ("split",) else batch.parts()
+            first = self.steps[0].shape
+            if first == ("split",):
+                return ([text] for text in batch.texts())
+            return batch.byte_parts() if first == ("parse", "json") else batch.parts()
         return slices(batch)
 
     @property

@@ -112,6 +112,11 @@ class LineBatch(Sequence):
         for piece in self.pieces:
             yield piece.lines() if isinstance(piece, LineChunk) else piece
 
+    def byte_parts(self):
+        """The lines a piece at a time, as UTF-8 bytes for a chunk (the input of a JSON parser that reads bytes)."""
+        for piece in self.pieces:
+            yield piece.data().split(b"\n") if isinstance(piece, LineChunk) else piece
+
     def texts(self):
         """The lines as texts of about TEXT_SLICE characters, each holding whole lines joined by newlines: the
         input of a step that splits on whitespace (small, so that its words never take much memory at once)."""
