@@ -88,6 +88,39 @@ def wait_for(predicate, timeout=20.0, what="condition"):
         time.sleep(0.02)
 
 
+class StallThenKill:
+    """A run stalled in batch *t_ms* (a transform that sleeps the first time, leaving *marker*) and SIGKILLed
+    there, then run again; against a straight run of the same command. ``command(name)`` gives the
+    arguments of one run (its outputs under *name*), with ``stage`` among its stages."""
+
+    def __init__(self, t_ms: int, marker) -> None:
+        self.marker = marker
+        self.stage = ["transform", f"if t == {t_ms} and not os.path.exists({str(marker)!r}):\n"
+                                   f"    open({str(marker)!r}, 'w').close(); time.sleep(60)\nreturn batch"]
+        self.imports = ["--import", "os", "--import", "time"]
+
+    def run(self, command) -> None:
+        import signal
+        import subprocess
+
+        self.marker.touch()
+        subprocess.run(command("straight"), check=True, timeout=60)
+        self.marker.unlink()
+        proc = subprocess.Popen(command("killed"), stderr=subprocess.DEVNULL)
+        wait_for(self.marker.exists, what="the batch to stall")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+    def resume(self, command) -> None:
+        import subprocess
+
+        subprocess.run(command("killed"), check=True, timeout=60)
+
+
+def files_in(directory) -> dict[str, str]:
+    return {p.name: p.read_text() for p in directory.iterdir()}
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     import socket

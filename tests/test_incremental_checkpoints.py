@@ -1,13 +1,11 @@
 """--checkpoint-interval and incremental state: checkpoints every interval, each writing what changed."""
 import os
-import signal
-import subprocess
 
 import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import installed_dstream, invoke, queue_text, wait_for
+from conftest import StallThenKill, files_in, installed_dstream, invoke, queue_text
 from dstream_cli import RunOptions, StreamingContext
 from dstream_cli.context import default_checkpoint_interval
 from dstream_cli.expr import state_updater
@@ -47,28 +45,20 @@ def test_sigkill_between_checkpoints_recomputes_the_batches_since_the_last_one(t
     batches = [[f"w{(i * j) % 7}" for j in range(i + 3)] for i in range(12)]
     queue = tmp_path / "queue"
     queue.write_text(queue_text(batches))
-    marker = tmp_path / "stalled"
-    stall = (f"if t == 8000 and not os.path.exists({str(marker)!r}):\n"
-             f"    open({str(marker)!r}, 'w').close(); time.sleep(60)\nreturn batch")
+    stall = StallThenKill(8000, tmp_path / "stalled")
 
     def command(out: str) -> list[str]:
-        return [*installed_dstream(), "--import", "os", "--import", "time", "--queue", str(queue), "--checkpoint",
-                str(tmp_path / f"ck-{out}"), "--checkpoint-interval", "3s", "map", "(x, 1)", "update-state", "sum",
-                "transform", stall, "save-as-text-files", str(tmp_path / out / "s")]
+        return [*installed_dstream(), *stall.imports, "--queue", str(queue),
+                "--checkpoint", str(tmp_path / f"ck-{out}"),
+                "--checkpoint-interval", "3s", "map", "(x, 1)", "update-state", "sum", *stall.stage,
+                "save-as-text-files", str(tmp_path / out / "s")]
 
-    marker.touch()
-    subprocess.run(command("straight"), check=True, timeout=60)
-    marker.unlink()
-    proc = subprocess.Popen(command("killed"), stderr=subprocess.DEVNULL)
-    wait_for(marker.exists, what="batch 8 to stall")
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    stall.run(command)
     assert names(tmp_path / "ck-killed")[-1] == "checkpoint-6000.json"
     assert len(list((tmp_path / "killed").iterdir())) == 7
-    subprocess.run(command("killed"), check=True, timeout=60)
-    straight = {p.name: p.read_text() for p in (tmp_path / "straight").iterdir()}
-    killed = {p.name: p.read_text() for p in (tmp_path / "killed").iterdir()}
-    assert len(straight) == 12 and killed == straight
+    stall.resume(command)
+    straight = files_in(tmp_path / "straight")
+    assert len(straight) == 12 and files_in(tmp_path / "killed") == straight
 
 
 def test_a_checkpoint_writes_the_keys_that_changed_not_the_whole_state(tmp_path):

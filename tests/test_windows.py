@@ -141,30 +141,20 @@ def test_a_window_over_an_inverse_window_sees_each_time_its_own_contents():
 
 
 def test_an_inverse_window_killed_between_checkpoints_resumes_to_the_same_files(tmp_path):
-    import signal
-    import subprocess
-
-    from conftest import installed_dstream, queue_text, wait_for
+    from conftest import StallThenKill, files_in, installed_dstream, queue_text
 
     queue = tmp_path / "queue"
     queue.write_text(queue_text([[f"k{(i * j) % 11}" for j in range(i % 5 + 1)] for i in range(16)]))
-    marker = tmp_path / "stalled"
-    stall = (f"if t == 9000 and not os.path.exists({str(marker)!r}):\n"
-             f"    open({str(marker)!r}, 'w').close(); time.sleep(60)\nreturn batch")
+    stall = StallThenKill(9000, tmp_path / "stalled")
 
     def command(out: str) -> list[str]:
-        return [*installed_dstream(), "--import", "os", "--import", "time", "--queue", str(queue), "--checkpoint",
-                str(tmp_path / f"ck-{out}"), "--checkpoint-interval", "4s", "map", "(x, 1)",
-                "reduce-by-key-and-window", "sum", "6s", "1s", "--inverse", "a - b", "--filter", "x[1] > 0",
-                "transform", stall, "save-as-text-files", str(tmp_path / out / "w"), "--format", "repr"]
+        return [*installed_dstream(), *stall.imports, "--queue", str(queue),
+                "--checkpoint", str(tmp_path / f"ck-{out}"),
+                "--checkpoint-interval", "4s", "map", "(x, 1)", "reduce-by-key-and-window", "sum", "6s", "1s",
+                "--inverse", "a - b", "--filter", "x[1] > 0", *stall.stage, "save-as-text-files",
+                str(tmp_path / out / "w"), "--format", "repr"]
 
-    marker.touch()
-    subprocess.run(command("straight"), check=True, timeout=60)
-    marker.unlink()
-    proc = subprocess.Popen(command("killed"), stderr=subprocess.DEVNULL)
-    wait_for(marker.exists, what="batch 9 to stall")
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    subprocess.run(command("killed"), check=True, timeout=60)
-    straight = {p.name: p.read_text() for p in (tmp_path / "straight").iterdir()}
-    assert len(straight) == 16 and {p.name: p.read_text() for p in (tmp_path / "killed").iterdir()} == straight
+    stall.run(command)
+    stall.resume(command)
+    straight = files_in(tmp_path / "straight")
+    assert len(straight) == 16 and files_in(tmp_path / "killed") == straight

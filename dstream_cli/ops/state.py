@@ -73,12 +73,7 @@ class StateDStream(DStream):
                 if tracking:
                     self._removed(key)
                 continue
-            try:
-                updated = self.update(values, old)
-            except RECORD_ERRORS as exc:  # noqa: BLE001
-                reject = reject or self.context.record_errors.rejecter(t, ",".join(self.input_names))
-                reject(self.label, (key, values, old), exc)
-                updated = old
+            updated, reject = self._call_update(key, values, old, t, reject)
             if updated is None:
                 self.last_values_ms.pop(key, None)
                 if tracking:
@@ -100,12 +95,7 @@ class StateDStream(DStream):
         removed = []
         for key, values in groups.items():
             old = state.get(key)
-            try:
-                updated = self.update(values, old)
-            except RECORD_ERRORS as exc:  # noqa: BLE001
-                reject = reject or self.context.record_errors.rejecter(t, ",".join(self.input_names))
-                reject(self.label, (key, values, old), exc)
-                updated = old
+            updated, reject = self._call_update(key, values, old, t, reject)
             if updated is None:
                 state.pop(key, None)
                 removed.append(key)
@@ -117,6 +107,15 @@ class StateDStream(DStream):
             self.changed.update(dict.fromkeys(groups))  # in one C call: keys new to it are appended in order
             for key in removed:
                 self._removed(key)
+
+    def _call_update(self, key, values: list, old, t: int, reject):
+        """``update(values, old)``, and the rejecter of batch *t*; a key whose update raised keeps its state."""
+        try:
+            return self.update(values, old), reject
+        except RECORD_ERRORS as exc:  # noqa: BLE001
+            reject = reject or self.context.record_errors.rejecter(t, ",".join(self.input_names))
+            reject(self.label, (key, values, old), exc)
+            return old, reject
 
     def _stop_tracking(self) -> None:
         """Most of the state changed: the next checkpoint saves it whole, so stop noting what changed."""

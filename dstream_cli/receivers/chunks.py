@@ -13,7 +13,8 @@ import itertools
 import os
 import tempfile
 import weakref
-from collections.abc import Sequence
+
+from ..sequences import ListLike
 
 
 #: characters of text split into words at a time
@@ -98,7 +99,7 @@ class LineChunk:
         return self.lines()[index]
 
 
-class LineBatch(Sequence):
+class LineBatch(ListLike):
     """The records of one batch made of pieces: LineChunks and lists of lines, in arrival order."""
 
     __slots__ = ("pieces", "_length")
@@ -126,31 +127,9 @@ class LineBatch(Sequence):
             else:
                 yield "\n".join(piece)
 
-    def raw_parts(self):
-        """Each piece as UTF-8 bytes, its lines joined by newlines (what --workers send)."""
-        for piece in self.pieces:
-            yield piece.data() if isinstance(piece, LineChunk) else "\n".join(piece).encode("utf-8", "surrogatepass")
-
     def __len__(self) -> int:
         return self._length
 
     def __iter__(self):
         return itertools.chain.from_iterable(self.parts())
 
-    def __getitem__(self, index):
-        if (isinstance(index, slice) and index.step is None and (index.start or 0) >= 0
-                and (index.stop is None or index.stop >= 0)):
-            return list(itertools.islice(self, index.start, index.stop))
-        return list(self)[index]
-
-    def __eq__(self, other) -> bool:
-        return list(self) == (list(other) if isinstance(other, Sequence) else other)
-
-    def __add__(self, other) -> list:
-        return list(self) + list(other)
-
-    def __radd__(self, other) -> list:
-        return list(other) + list(self)
-
-    def __repr__(self) -> str:
-        return repr(list(self))
