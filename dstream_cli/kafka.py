@@ -23,6 +23,11 @@ from .receivers.blocks import BadRaw, Block
 
 #: how long an allocation waits for more records once the broker has stopped handing them over
 FETCH_IDLE_S = 0.05
+#: ... and when the last fetch was full (more is surely there, the broker is only slow to send it)
+FETCH_BUSY_S = 0.5
+FETCH_MESSAGES = 10_000
+#: how often the topics' partitions are listed again (new ones are read from their beginning)
+METADATA_EVERY_S = 2.0
 #: how long it waits at most for a partition's records while replaying a recorded range
 REPLAY_TIMEOUT_S = 30.0
 #: the query keys that are dstream's own; every other one goes to the client
@@ -88,6 +93,9 @@ class DirectKafkaInputDStream(InputDStream):
         self.started = False  # whether self.offsets says where the run starts (checkpoint, group or start)
         self.consumer = None
         self.outage = False
+        self.assigned: list | None = None  # the partitions the consumer reads, from self.offsets on
+        self.listed_at = 0.0
+        self.carried: dict[str, list] = {}  # fetched beyond a batch's --max-rate: the next batches' first records
 
     # --- the client ---------------------------------------------------------------------------------
     def _consumer(self):
@@ -109,12 +117,16 @@ class DirectKafkaInputDStream(InputDStream):
 
     def close(self) -> None:
         if self.consumer is not None:
+            self._commit(asynchronous=False)  # the last batch's offsets, before the run ends
             self.consumer.close()
             self.consumer = None
 
     # --- partitions and where to start in them ---------------------------------------------------------
     def _partitions(self) -> list[tuple[str, int]] | None:
-        """Every partition of the topics, sorted; None while the brokers cannot be reached."""
+        """Every partition of the topics, sorted, listed again every METADATA_EVERY_S; None while the brokers
+        cannot be reached."""
+        if self.assigned is not None and time.monotonic() < self.listed_at + METADATA_EVERY_S:
+            return self.assigned
         try:
             metadata = self._consumer().list_topics(timeout=2.0)
         except self.kafka.KafkaException as exc:
@@ -125,6 +137,7 @@ class DirectKafkaInputDStream(InputDStream):
             described = metadata.topics.get(topic)
             if described is not None and described.error is None:
                 found.extend((topic, partition) for partition in described.partitions)
+        self.listed_at = time.monotonic()
         return sorted(found)
 
     def _start_offsets(self, partitions: list[tuple[str, int]]) -> None:
@@ -159,6 +172,7 @@ class DirectKafkaInputDStream(InputDStream):
             raise ValueError(f"position {position!r} should map topic:partition to an offset")
         self.offsets = dict(position or {})
         self.started = position is not None
+        self.assigned, self.carried = None, {}
 
     # --- batches --------------------------------------------------------------------------------------
     def _receive(self, t: int) -> Block:
@@ -182,31 +196,51 @@ class DirectKafkaInputDStream(InputDStream):
     def _fetch(self, partitions, cap: int | None) -> dict | None:
         """Each partition's records from its offset on, at most *cap*, until the broker has no more to give
         (or a batch interval has passed: producers faster than this run are slowed by --backpressure, not by
-        batches that never end); the offsets advance past them."""
-        TopicPartition, consumer = self.kafka.TopicPartition, self._consumer()
-        consumer.assign([TopicPartition(t, p, self.offsets[_partition_key(t, p)]) for t, p in partitions])
+        batches that never end); the offsets advance past them. The consumer stays assigned from batch to
+        batch, so what it fetched beyond the cap is carried to the next batch rather than fetched again."""
+        consumer = self._consumer()
+        if self.assigned != partitions:
+            consumer.assign([self.kafka.TopicPartition(t, p, self.offsets[_partition_key(t, p)])
+                             for t, p in partitions])
+            self.assigned, self.carried = partitions, {}
         taken: dict[str, list] = {}
         full: set = set()
+        for key, messages in list(self.carried.items()):
+            self._take(taken, full, key, messages, cap)
         give_up = time.monotonic() + max(0.2, self.context.batch_ms / 1000)
+        wait = FETCH_IDLE_S
         while len(full) < len(partitions) and time.monotonic() < give_up:
-            messages = consumer.consume(num_messages=10_000, timeout=FETCH_IDLE_S)
+            messages = consumer.consume(num_messages=FETCH_MESSAGES, timeout=min(wait, give_up - time.monotonic()))
             if not messages:
                 break
+            wait = FETCH_BUSY_S if len(messages) == FETCH_MESSAGES else FETCH_IDLE_S
+            by_partition: dict[str, list] = {}
             for message in messages:
                 error = message.error()
                 if error is not None:
                     if error.code() in (self.kafka.KafkaError._ALL_BROKERS_DOWN, self.kafka.KafkaError._TRANSPORT):
                         self._say_outage(f"brokers {self.source.brokers} unreachable ({error.str()})")
+                        self.assigned = None  # start again from the offsets taken
                         return None
                     continue
-                key = _partition_key(message.topic(), message.partition())
-                if key in full or message.offset() < self.offsets.get(key, 0):
-                    continue  # beyond the cap (read again next batch), or already taken
-                taken.setdefault(key, []).append(message)
-                self.offsets[key] = message.offset() + 1
-                if cap is not None and len(taken[key]) >= cap:
-                    full.add(key)
+                by_partition.setdefault(_partition_key(message.topic(), message.partition()), []).append(message)
+            for key, fetched in by_partition.items():
+                self._take(taken, full, key, [*self.carried.pop(key, ()), *fetched], cap)
         return taken
+
+    def _take(self, taken: dict, full: set, key: str, messages: list, cap: int | None) -> None:
+        """Take *messages* of one partition into the batch up to *cap*; carry the rest."""
+        messages = [m for m in messages if m.offset() >= self.offsets.get(key, 0)]
+        room = len(messages) if cap is None else max(cap - len(taken.get(key, ())), 0)
+        if room and messages[:room]:
+            taken.setdefault(key, []).extend(messages[:room])
+            self.offsets[key] = messages[:room][-1].offset() + 1
+        if messages[room:]:
+            self.carried[key] = messages[room:]
+        else:
+            self.carried.pop(key, None)
+        if cap is not None and len(taken.get(key, ())) >= cap:
+            full.add(key)
 
     def _block(self, taken: dict) -> Block:
         """The batch: partitions in order, each in offset order; where they stand after it."""
@@ -254,16 +288,20 @@ class DirectKafkaInputDStream(InputDStream):
                                   f"{', '.join(sorted(set(wanted) - done))} (deleted by retention, or brokers down)")
         block = self._block(taken)
         self.offsets = {**self.offsets, **position}
+        self.assigned = None  # the live batches after the replayed ones read from here
         return self._allocated(t, block._replace(position=dict(self.offsets)))
 
     def batch_completed(self, t: int) -> None:
         """Its outputs are written: commit the offsets reached to the group, for lag tools (the checkpoint,
         not the group, says where a restart resumes)."""
+        self._commit(asynchronous=True)
+
+    def _commit(self, asynchronous: bool) -> None:
         if self.consumer is None or not self.offsets:
             return
         offsets = [self.kafka.TopicPartition(*_split_key(key), offset) for key, offset in self.offsets.items()]
         try:
-            self.consumer.commit(offsets=offsets, asynchronous=True)
+            self.consumer.commit(offsets=offsets, asynchronous=asynchronous)
         except self.kafka.KafkaException:
             pass  # the brokers are away: a later batch commits
 

@@ -50,7 +50,7 @@ def create_topic(brokers: str, topic: str, partitions: int) -> None:
 
 
 def produce(brokers: str, topic: str, records: list[tuple[str, str]]) -> None:
-    producer = Producer({"bootstrap.servers": brokers})
+    producer = Producer({"bootstrap.servers": brokers, "log_level": 0})
     for key, value in records:
         producer.produce(topic, value.encode(), key.encode(), partition=int(key[1:]) % 3)
     assert producer.flush(10) == 0
@@ -164,3 +164,51 @@ def test_a_missing_client_is_a_one_line_usage_error(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip() == ("dstream: stage 1 (from): Kafka needs the confluent-kafka client: "
                                      "pip install 'dstream[kafka]'")
+
+
+def test_max_rate_is_per_partition_and_completed_offsets_are_committed_to_the_group(broker, tmp_path):
+    """--max-rate 100 with 1 s batches: no batch takes more than 100 records of a partition; once all is
+    counted, the group's committed offsets are the ends of the partitions (what lag tools read)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    create_topic(broker, "rated", 3)
+    produce(broker, "rated", [(f"k{i}", f"v{i}") for i in range(900)])
+    proc = subprocess.Popen([*installed_dstream(), "--batch", "1s", "--max-rate", "100", "--stop-file", "stop",
+                             "-i", f"r=kafka://{broker}/rated?start=earliest&group=rated-group", "from", "r",
+                             "map", "x", "save-as-text-files", "out/r"], cwd=tmp_path, stderr=subprocess.PIPE,
+                            text=True)
+
+    def batches() -> list[list[str]]:
+        return [p.read_text().split() for p in sorted((tmp_path / "out").glob("r-*"))]
+
+    wait_for(lambda: sum(map(len, batches())) == 900, timeout=60, what="900 records at 300 a second")
+    (tmp_path / "stop").touch()
+    assert proc.wait(timeout=30) == 0, proc.stderr.read()
+    for batch in batches():
+        per_partition = [sum(1 for v in batch if int(v[1:]) % 3 == p) for p in range(3)]
+        assert max(per_partition) <= 100, per_partition
+    consumer = Consumer({"bootstrap.servers": broker, "group.id": "rated-group", "log_level": 0})
+    committed = consumer.committed([TopicPartition("rated", p) for p in range(3)], timeout=10)
+    consumer.close()
+    assert [c.offset for c in committed] == [300, 300, 300]
+
+
+def test_partitions_that_appear_are_picked_up(broker, tmp_path):
+    """Partitions are listed again every batch. Tansu cannot add partitions to a topic (no CreatePartitions), so
+    they appear here as a second topic of the URI created after dstream started: its 3 partitions are read
+    from their beginning."""
+    create_topic(broker, "first", 1)
+    produce(broker, "first", [("k0", f"old{i}") for i in range(10)])
+    proc = subprocess.Popen([*installed_dstream(), "--batch", "300ms", "--stop-file", "stop", "-i",
+                             f"g=kafka://{broker}/first,later?start=earliest", "from", "g", "map", "x",
+                             "save-as-text-files", "out/g"], cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+
+    def seen() -> set:
+        return {v for p in (tmp_path / "out").glob("g-*") for v in p.read_text().split()}
+
+    wait_for(lambda: len(seen()) == 10, timeout=30, what="the first topic's records")
+    create_topic(broker, "later", 3)
+    produce(broker, "later", [(f"k{i}", f"new{i}") for i in range(9)])
+    wait_for(lambda: len(seen()) == 19, timeout=30, what="the records of the partitions that appeared")
+    (tmp_path / "stop").touch()
+    assert proc.wait(timeout=30) == 0, proc.stderr.read()
