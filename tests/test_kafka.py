@@ -212,3 +212,24 @@ def test_partitions_that_appear_are_picked_up(broker, tmp_path):
     wait_for(lambda: len(seen()) == 19, timeout=30, what="the records of the partitions that appeared")
     (tmp_path / "stop").touch()
     assert proc.wait(timeout=30) == 0, proc.stderr.read()
+
+
+def test_backpressure_starts_at_the_initial_rate_per_partition(broker, tmp_path):
+    """--backpressure --initial-rate 40: the first batch takes at most 40 records of each partition (the
+    estimator then adapts the rate), and every record is counted in the end."""
+    create_topic(broker, "pressed", 3)
+    produce(broker, "pressed", [(f"k{i}", f"v{i}") for i in range(600)])
+    proc = subprocess.Popen([*installed_dstream(), "--batch", "1s", "--backpressure", "--initial-rate", "40",
+                             "--stop-file", "stop", "-i", f"p=kafka://{broker}/pressed?start=earliest", "from", "p",
+                             "map", "x", "save-as-text-files", "out/p"], cwd=tmp_path, stderr=subprocess.PIPE,
+                            text=True)
+
+    def batches() -> list[list[str]]:
+        files = sorted((tmp_path / "out").glob("p-*"), key=lambda p: int(p.name[2:]))
+        return [p.read_text().split() for p in files]
+
+    wait_for(lambda: sum(map(len, batches())) == 600, timeout=60, what="every record counted")
+    (tmp_path / "stop").touch()
+    assert proc.wait(timeout=30) == 0, proc.stderr.read()
+    first = next(batch for batch in batches() if batch)
+    assert max(sum(1 for v in first if int(v[1:]) % 3 == p) for p in range(3)) <= 40
