@@ -233,3 +233,105 @@ def test_backpressure_starts_at_the_initial_rate_per_partition(broker, tmp_path)
     assert proc.wait(timeout=30) == 0, proc.stderr.read()
     first = next(batch for batch in batches() if batch)
     assert max(sum(1 for v in first if int(v[1:]) % 3 == p) for p in range(3)) <= 40
+
+
+class CuttableProxy:
+    """A TCP proxy in front of the broker (which advertises the proxy's address): ``cut()`` drops every
+    connection and refuses new ones until ``restore()``, as a broker going away and coming back."""
+
+    def __init__(self, listen_port: int, target_port: int) -> None:
+        import socket
+        import threading
+
+        self.target = ("127.0.0.1", target_port)
+        self.server = socket.create_server(("127.0.0.1", listen_port))
+        self.open = threading.Event()
+        self.open.set()
+        self.connections: list = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            if not self.open.is_set():
+                client.close()
+                continue
+            upstream = socket.create_connection(self.target)
+            with self.lock:
+                self.connections += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source, sink) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        for end in (source, sink):
+            try:
+                end.close()
+            except OSError:
+                pass
+
+    def cut(self) -> None:
+        import socket
+
+        self.open.clear()
+        with self.lock:
+            for connection in self.connections:
+                try:
+                    connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self.connections = []
+
+    def restore(self) -> None:
+        self.open.set()
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def test_a_broker_going_away_mid_run_is_said_once_and_nothing_is_lost_or_counted_twice(tmp_path):
+    broker_port, proxy_port = free_port(), free_port()
+    url, advertised = f"tcp://127.0.0.1:{broker_port}", f"tcp://127.0.0.1:{proxy_port}"
+    broker = subprocess.Popen([TANSU, "broker", "--cluster-id", "test", "--listener-url", url,
+                               "--advertised-listener-url", advertised, "--storage-engine", "memory://tansu/"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proxy = CuttableProxy(proxy_port, broker_port)
+    brokers = f"127.0.0.1:{proxy_port}"
+    try:
+        wait_for(lambda: _listening(broker_port), what="the Kafka broker")
+        create_topic(brokers, "flaky", 3)
+        produce(brokers, "flaky", [(f"k{i}", f"a{i}") for i in range(300)])
+        proc = subprocess.Popen([*installed_dstream(), "--batch", "200ms", "--stop-file", "stop", "-i",
+                                 f"f=kafka://{brokers}/flaky?start=earliest", "from", "f", "map", "x",
+                                 "save-as-text-files", "out/f"], cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+
+        def seen() -> list:
+            return [v for p in (tmp_path / "out").glob("f-*") for v in p.read_text().split()]
+
+        wait_for(lambda: len(seen()) == 300, timeout=30, what="the records before the outage")
+        proxy.cut()
+        time.sleep(3)
+        proxy.restore()
+        produce(brokers, "flaky", [(f"k{i}", f"b{i}") for i in range(300)])
+        wait_for(lambda: len(seen()) >= 600, timeout=60, what="the records after the outage")
+        (tmp_path / "stop").touch()
+        assert proc.wait(timeout=30) == 0
+        assert sorted(seen()) == sorted([f"a{i}" for i in range(300)] + [f"b{i}" for i in range(300)])
+        said = [line for line in proc.stderr.read().splitlines() if "unreachable" in line]
+        assert len(said) == 1 and "retrying" in said[0], said
+    finally:
+        proxy.close()
+        broker.kill()
+        broker.wait()
