@@ -106,14 +106,18 @@ class DirectKafkaInputDStream(InputDStream):
             self.consumer = self.kafka.Consumer(config)
         return self.consumer
 
-    def _on_client_error(self, error) -> None:
-        if error.code() in (self.kafka.KafkaError._ALL_BROKERS_DOWN, self.kafka.KafkaError._TRANSPORT):
-            self._say_outage(f"brokers {self.source.brokers} unreachable ({error.str()})")
+    def _on_client_error(self, error) -> bool:
+        """Say a broker outage (once until records flow again); whether *error* is one."""
+        if error.code() not in (self.kafka.KafkaError._ALL_BROKERS_DOWN, self.kafka.KafkaError._TRANSPORT):
+            return False
+        self._say_outage(error.str())
+        return True
 
-    def _say_outage(self, why: str) -> None:
+    def _say_outage(self, detail) -> None:
         if not self.outage:
             self.outage = True
-            print(f"dstream: input {self.name}: {why}; retrying", file=self.context.stderr(), flush=True)
+            print(f"dstream: input {self.name}: brokers {self.source.brokers} unreachable ({detail}); retrying",
+                  file=self.context.stderr(), flush=True)
 
     def close(self) -> None:
         if self.consumer is not None:
@@ -130,7 +134,7 @@ class DirectKafkaInputDStream(InputDStream):
         try:
             metadata = self._consumer().list_topics(timeout=2.0)
         except self.kafka.KafkaException as exc:
-            self._say_outage(f"brokers {self.source.brokers} unreachable ({exc})")
+            self._say_outage(exc)
             return None
         found = []
         for topic in self.source.topics:
@@ -182,7 +186,7 @@ class DirectKafkaInputDStream(InputDStream):
                 self._start_offsets(partitions)
                 taken = self._fetch(partitions, self._cap())
             except self.kafka.KafkaException as exc:
-                self._say_outage(f"brokers {self.source.brokers} unreachable ({exc})")
+                self._say_outage(exc)
                 taken = None
             if taken is not None:
                 self.outage = False
@@ -210,7 +214,8 @@ class DirectKafkaInputDStream(InputDStream):
         give_up = time.monotonic() + max(0.2, self.context.batch_ms / 1000)
         wait = FETCH_IDLE_S
         while len(full) < len(partitions) and time.monotonic() < give_up:
-            messages = consumer.consume(num_messages=FETCH_MESSAGES, timeout=min(wait, give_up - time.monotonic()))
+            timeout = max(0.0, min(wait, give_up - time.monotonic()))  # a negative one would wait for ever
+            messages = consumer.consume(num_messages=FETCH_MESSAGES, timeout=timeout)
             if not messages:
                 break
             wait = FETCH_BUSY_S if len(messages) == FETCH_MESSAGES else FETCH_IDLE_S
@@ -218,8 +223,7 @@ class DirectKafkaInputDStream(InputDStream):
             for message in messages:
                 error = message.error()
                 if error is not None:
-                    if error.code() in (self.kafka.KafkaError._ALL_BROKERS_DOWN, self.kafka.KafkaError._TRANSPORT):
-                        self._say_outage(f"brokers {self.source.brokers} unreachable ({error.str()})")
+                    if self._on_client_error(error):
                         self.assigned = None  # start again from the offsets taken
                         return None
                     continue

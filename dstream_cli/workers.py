@@ -184,13 +184,11 @@ def _rebuild(recipe: dict) -> list:
     return context.graph.nodes()
 
 
-def _parts(stream, first: bytes, whole_text: bool):
-    """The lines of one part, chunk by chunk, until its end message. With *whole_text*, each chunk is one
-    record, its lines joined by newlines: a first step that splits on whitespace gives the same words."""
+def _chunks(stream, first: bytes):
+    """The chunks of one part (UTF-8 lines joined by newlines), until its end message."""
     payload = first
     while True:
-        text = payload[16:].decode("utf-8", "surrogatepass")
-        yield [text] if whole_text else text.split("\n")
+        yield payload[16:]
         kind, payload = _receive(stream)
         if kind == b"E":
             return
@@ -210,11 +208,12 @@ def serve(incoming, outgoing) -> None:
             continue
         node = nodes[int.from_bytes(payload[:8], "little")]
         t = int.from_bytes(payload[8:16], "little", signed=True)
-        parts = _parts(incoming, payload, whole_text=node.steps[0].shape == ("split",))
+        chunks = _chunks(incoming, payload)
+        parts = (part for data in chunks for part in node.chunk_parts(data))
         try:
             reply = b"R", pickle.dumps(node.map_side(parts, t), protocol=pickle.HIGHEST_PROTOCOL)
         except RECORD_ERRORS as exc:  # noqa: BLE001 - the main process redoes the part and names the record
-            for _ in parts:  # the rest of the part, unread
+            for _ in chunks:  # the rest of the part, unread
                 pass
             reply = b"X", f"{type(exc).__name__}: {exc}".encode()
         _send(outgoing, *reply)

@@ -121,6 +121,16 @@ def files_in(directory) -> dict[str, str]:
     return {p.name: p.read_text() for p in directory.iterdir()}
 
 
+def can_connect(port: int) -> bool:
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     import socket

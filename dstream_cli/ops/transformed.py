@@ -7,11 +7,13 @@ from typing import Callable, Iterable, Iterator
 
 from ..dstream import DStream
 from ..errors import RECORD_ERRORS, UsageError
-from ..receivers.chunks import LineBatch
+from ..receivers.chunks import LineBatch, LineChunk
 from .batch import Fold, Step, as_pair, count_pairs_step, require_pairs, sum_items_step
 
 #: records taken through the fused steps at a time when a batch is larger
 SLICE_RECORDS = 4096
+#: characters of text split into words at a time
+TEXT_SLICE = 1 << 16
 
 
 class TransformedDStream(DStream):
@@ -51,14 +53,22 @@ class TransformedDStream(DStream):
         return self._run_steps(self.steps, batch, t)
 
     def _slices(self, batch) -> Iterator[list]:
-        """*batch* a slice at a time; a batch of line chunks (receivers/chunks.py) a chunk at a time, each one
-        text when the first step splits on whitespace (its words are the same, and no line is made)."""
+        """*batch* a slice at a time; a batch of line chunks (receivers/chunks.py) a chunk at a time."""
         if isinstance(batch, LineBatch):
-            first = self.steps[0].shape
-            if first == ("split",):
-                return ([text] for text in batch.texts())
-            return batch.byte_parts() if first == ("parse", "json") else batch.parts()
+            return (part for piece in batch.pieces
+                    for part in (self.chunk_parts(piece.data()) if isinstance(piece, LineChunk) else [piece]))
         return slices(batch)
+
+    def chunk_parts(self, data: bytes) -> Iterator[list]:
+        """The lines of one chunk (UTF-8, joined by newlines) as the first step takes them best: texts of
+        about TEXT_SLICE characters for a split on whitespace (the same words, and no line is made), the
+        lines as bytes for the JSON parser (orjson reads them without a decode), else the lines."""
+        first = self.steps[0].shape
+        if first == ("split",):
+            return ([text] for text in _cut(data.decode("utf-8", "surrogatepass"), TEXT_SLICE))
+        if first == ("parse", "json"):
+            return iter([data.split(b"\n")])
+        return iter([data.decode("utf-8", "surrogatepass").split("\n")])
 
     @property
     def _expands(self) -> bool:
@@ -139,6 +149,20 @@ class TransformedWithDStream(DStream):
         except RECORD_ERRORS:  # noqa: BLE001 - a record that is not a (key, value) pair
             reject = self.context.record_errors.rejecter(t, ",".join(self.input_names))
             return self.func(_pairs_only(left, self.label, reject), _pairs_only(right, self.label, reject))
+
+
+def _cut(text: str, size: int) -> Iterator[str]:
+    """*text* in pieces of about *size* characters, each ending at a line's end (a longer line is one piece)."""
+    start = 0
+    while len(text) - start > size:
+        end = text.rfind("\n", start, start + size)
+        if end < 0:
+            end = text.find("\n", start + size)
+            if end < 0:
+                break
+        yield text[start:end]
+        start = end + 1
+    yield text[start:]
 
 
 def slices(batch) -> Iterator[list]:

@@ -3,9 +3,10 @@
 A LineChunk is the complete lines of one read, checked once (valid UTF-8, no carriage return, no
 line over the limit; any other read is split into lines as before). A batch made of such reads is
 a LineBatch: a sequence of lines that decodes one chunk at a time as it is read, so the fused steps
-take it slice by slice, and ``--workers`` hand the chunks' bytes to the workers as they are. What
-waits for a batch beyond a memory budget is moved to a spill file (Spark's receivers spill blocks to
-disk the same way) and read back from the page cache when the batch runs.
+take it chunk by chunk (``TransformedDStream.chunk_parts`` says in what form), and ``--workers``
+hand the chunks' bytes to the workers as they are. What waits for a batch beyond a memory budget is
+moved to a spill file (Spark's receivers spill blocks to disk the same way) and read back from the
+page cache when the batch runs.
 """
 from __future__ import annotations
 
@@ -15,24 +16,6 @@ import tempfile
 import weakref
 
 from ..sequences import ListLike
-
-
-#: characters of text split into words at a time
-TEXT_SLICE = 1 << 16
-
-
-def _cut(text: str, size: int):
-    """*text* in pieces of about *size* characters, each ending at a line's end (a longer line is one piece)."""
-    start = 0
-    while len(text) - start > size:
-        end = text.rfind("\n", start, start + size)
-        if end < 0:
-            end = text.find("\n", start + size)
-            if end < 0:
-                break
-        yield text[start:end]
-        start = end + 1
-    yield text[start:]
 
 
 class SpillFile:
@@ -79,11 +62,8 @@ class LineChunk:
         spill, offset, length = self.spilled
         return spill.read(offset, length)
 
-    def text(self) -> str:
-        return self.data().decode("utf-8")
-
     def lines(self) -> list[str]:
-        return self.text().split("\n")
+        return self.data().decode("utf-8").split("\n")
 
     @property
     def size(self) -> int:
@@ -112,20 +92,6 @@ class LineBatch(ListLike):
         """The lines a piece at a time (a chunk decoded only now)."""
         for piece in self.pieces:
             yield piece.lines() if isinstance(piece, LineChunk) else piece
-
-    def byte_parts(self):
-        """The lines a piece at a time, as UTF-8 bytes for a chunk (the input of a JSON parser that reads bytes)."""
-        for piece in self.pieces:
-            yield piece.data().split(b"\n") if isinstance(piece, LineChunk) else piece
-
-    def texts(self):
-        """The lines as texts of about TEXT_SLICE characters, each holding whole lines joined by newlines: the
-        input of a step that splits on whitespace (small, so that its words never take much memory at once)."""
-        for piece in self.pieces:
-            if isinstance(piece, LineChunk):
-                yield from _cut(piece.text(), TEXT_SLICE)
-            else:
-                yield "\n".join(piece)
 
     def __len__(self) -> int:
         return self._length

@@ -71,18 +71,14 @@ class LineSplitter:
 
     def _split(self, data: bytes) -> tuple[list[str], list[BadRaw]]:
         try:
-            text = data.decode("utf-8")
+            text = data.decode("utf-8")  # checked whole; kept only when split into lines below
         except UnicodeDecodeError:
             return self._split_slowly(data)
-        if (self.chunked and b"\r" not in data
-                and (len(data) <= self.max_line_bytes or max(map(len, data.split(b"\n"))) <= self.max_line_bytes)):
-            return LineChunk(data, data.count(b"\n") + 1), []
-        lines = text.split("\n")
-        if b"\r" in data:
-            lines = [line[:-1] if line.endswith("\r") else line for line in lines]
         if len(data) > self.max_line_bytes and max(map(len, data.split(b"\n"))) > self.max_line_bytes:
             return self._split_slowly(data)
-        return lines, []
+        if b"\r" not in data:
+            return (LineChunk(data, data.count(b"\n") + 1) if self.chunked else text.split("\n")), []
+        return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")], []
 
     def _split_slowly(self, data: bytes) -> tuple[list[str], list[BadRaw]]:
         lines: list[str] = []
