@@ -22,7 +22,7 @@ class StageSpec:
     args: dict = dataclasses.field(default_factory=dict)
 
 
-OUTPUT_STAGES = ("print", "emit", "save-as-text-files", "save-to-kafka", "foreach-batch")
+OUTPUT_STAGES = ("print", "emit", "save-as-text-files", "save-to-kafka", "save-to-db", "foreach-batch")
 
 #: CLI stage -> (library method, PySpark method)
 NAMES: dict[str, tuple[str, str]] = {
@@ -43,7 +43,7 @@ NAMES: dict[str, tuple[str, str]] = {
     "update-state": ("update_state_by_key", "updateStateByKey"),
     "print": ("pprint", "pprint"), "emit": ("emit", "foreachRDD"),
     "save-as-text-files": ("save_as_text_files", "saveAsTextFiles"),
-    "save-to-kafka": ("save_to_kafka", "foreachRDD"),
+    "save-to-kafka": ("save_to_kafka", "foreachRDD"), "save-to-db": ("save_to_db", "foreachRDD"),
     "foreach-batch": ("run_command_per_batch", "foreachRDD"),
 }
 
@@ -215,6 +215,11 @@ class ChainBuilder:
 
     def _save_to_kafka(self, s, a, label):
         s.save_to_kafka(a["topic"], a["brokers"], a.get("format") or "text", _ms(a.get("timeout")) or "30s")
+        return s
+
+    def _save_to_db(self, s, a, label):
+        s.save_to_db(a["url"], a["table"], a.get("mode") or "append", a.get("key"), a.get("columns"),
+                     bool(a.get("create")))
         return s
 
     def _foreach_batch(self, s, a, label):

@@ -60,6 +60,7 @@ class StreamingContext:
             self.checkpoint_interval_ms = parse_duration(checkpoint_interval)
             require_multiple("--checkpoint-interval", self.checkpoint_interval_ms, "--batch", self.batch_ms)
         self.zero_ms = 0
+        self.stream_id: str | None = None  # set when the run starts; kept in checkpoints
         self.graph = DStreamGraph()
         self.record_errors = RecordErrors(on_error, dead_letter)
         self.max_line_bytes = max_line_bytes

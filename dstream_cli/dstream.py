@@ -241,6 +241,17 @@ class DStream:
 
         outputs.ForEachDStream(self, KafkaWriter(topic, brokers, fmt, parse_duration(timeout) / 1000))
 
+    def save_to_db(self, url: str, table: str, mode: str = "append", key=None, columns=None,
+                   create: bool = False) -> None:
+        """Each batch into *table* of ``sqlite:///PATH`` or ``postgresql://USER@HOST:PORT/DB``, in one transaction
+        per batch, exactly once with a checkpoint. *mode* ``append`` inserts, ``upsert`` updates the rows with
+        the same *key* columns (default ``key``), ``replace`` makes the table the latest batch. Pairs fill
+        columns ``key, value``; *columns* names tuple fields or picks dict fields; *create* makes a missing
+        table with types taken from the first batch. PostgreSQL needs ``pip install 'dstream[postgres]'``."""
+        from .databases.writer import DatabaseWriter
+
+        outputs.ForEachDStream(self, DatabaseWriter(url, table, mode, key, columns, create))
+
     def run_command_per_batch(self, command: str, fmt: str = "tsv", timeout="5m") -> None:
         """``sh -c command`` per non-empty batch; one still running after *timeout* (a duration) is killed."""
         timeout_s = None if timeout is None else parse_duration(timeout) / 1000

@@ -17,7 +17,8 @@ class ForEachDStream(DStream):
     """An output: asks its parent for every batch time and hands the batch to ``func(batch, t)``.
 
     A *retryable* output (a file, a command) is tried again after a failure; one that writes to our
-    stdout is not, since a retry could print part of a batch twice.
+    stdout is not, since a retry could print part of a batch twice. A *func* holding a connection may
+    have ``attach(node)`` (called here), ``start()`` (before any input is read) and ``close()``.
     """
 
     def __init__(self, parent: DStream, func: Callable[[list, int], None], retryable: bool = True) -> None:
@@ -25,6 +26,16 @@ class ForEachDStream(DStream):
         self.func = func
         self.retryable = retryable
         self.context.graph.add_output(self)
+        if hasattr(func, "attach"):
+            func.attach(self)
+
+    def start(self) -> None:
+        if hasattr(self.func, "start"):
+            self.func.start()
+
+    def close(self) -> None:
+        if hasattr(self.func, "close"):
+            self.func.close()
 
     def compute(self, t: int) -> list | None:
         return self.dependencies[0].get_or_compute(t)

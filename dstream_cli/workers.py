@@ -32,6 +32,7 @@ import sys
 
 from .errors import RECORD_ERRORS
 from .receivers.chunks import LineBatch, LineChunk
+from .scheduler import collect_garbage_rarely
 
 #: batches smaller than this are mapped here: sending them costs more than it saves
 MIN_RECORDS = 50_000
@@ -225,6 +226,7 @@ def main() -> None:
     for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(number, signal.SIG_IGN)
     sys.set_int_max_str_digits(0)
+    collect_garbage_rarely()
     serve(sys.stdin.buffer, sys.stdout.buffer)
 
 

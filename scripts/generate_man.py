@@ -26,7 +26,7 @@ SECTIONS = {
     "windows": ["window", "count-by-window", "reduce-by-window", "reduce-by-key-and-window",
                 "count-by-value-and-window"],
     "state": ["update-state"],
-    "outputs": ["print", "emit", "save-as-text-files", "save-to-kafka", "foreach-batch"],
+    "outputs": ["print", "emit", "save-as-text-files", "save-to-kafka", "save-to-db", "foreach-batch"],
 }
 
 
@@ -101,6 +101,17 @@ def render() -> str:
                          " other query keys go to the client. --max-rate is per partition. save-to-kafka TOPIC"
                          " --brokers HOST:PORT writes with the idempotent producer (at least once). Needs"
                          " pip install 'dstream[kafka]'."),
+        ".SH DATABASES", esc("save-to-db URL TABLE writes each batch in one transaction to SQLite (sqlite:///RELATIVE.db,"
+                             " sqlite:////ABSOLUTE.db; WAL mode) or PostgreSQL (postgresql://USER@HOST:PORT/DB, through"
+                             " COPY; pip install 'dstream[postgres]'; a password comes from the URL, PGPASSWORD,"
+                             " PGSERVICE or ~/.pgpass and is never printed). Pairs fill columns key and value;"
+                             " --columns names the fields of tuples or picks those of dicts; --create makes a missing"
+                             " table with types from the first batch (STRICT in SQLite). --mode append inserts,"
+                             " upsert updates the rows with the same --key (INSERT ... ON CONFLICT), replace makes the"
+                             " table exactly the latest batch. The same transaction sets this output's row in"
+                             " dstream_batches to the batch time, and a recomputed batch the table already holds is"
+                             " skipped: exactly once with --checkpoint. A lost connection is retried per"
+                             " --output-retries; a record that does not fit follows --on-error."),
         ".SH FILES", esc("With --checkpoint DIR, DIR/checkpoint-TIME.json holds the state at TIME, written every"
                          " --checkpoint-interval and after the last batch; update-state is saved as the keys changed"
                          " since the previous checkpoint, every tenth whole; the newest two are kept with the files"

@@ -7,6 +7,7 @@ import sys
 import click
 
 from ..errors import DstreamError
+from ..scheduler import collect_garbage_rarely
 
 
 class ReportedError(click.ClickException):
@@ -52,6 +53,7 @@ def invoke_with_funnel(invoke):
 
 
 def main(argv: list[str] | None = None) -> None:
+    collect_garbage_rarely()
     app(args=argv, prog_name="dstream")
 
 

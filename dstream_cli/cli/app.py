@@ -98,7 +98,8 @@ def _start_time(value: str) -> int:
 @click.option("--max-backlog-bytes", type=click.IntRange(min=1), default=DEFAULT_MAX_BACKLOG_BYTES, show_default=True,
               metavar="N", help="Bytes of text an input may hold waiting for a batch; beyond that it stops reading.")
 @click.option("--output-retries", type=click.IntRange(min=0), default=3, show_default=True,
-              help="Retries, with backoff, of a file or command output that fails.")
+              help="Retries of an output that fails (a file, a command, a lost database connection), with a "
+                   "backoff from 0.1s doubling up to 30s.")
 @click.option("--import", "imports", multiple=True, metavar="MODULE", help="Make MODULE available to expressions.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, metavar="N",
               help="Run the map side of big batches (up to the first reduction, combined per part) in N processes; "

@@ -121,6 +121,19 @@ STAGES = [
            _out_format("text"),
            Opt(["--timeout"], type=DURATION, default="30s", show_default=True,
                help="A batch not acknowledged by the brokers within this long fails (and is retried).")),
+    _stage("save-to-db", "Write each batch to TABLE of a SQLite or PostgreSQL database, in one transaction, "
+           "exactly once with --checkpoint.",
+           "dstream map '(x, 1)' reduce-by-key sum save-to-db sqlite:///counts.db counts --create",
+           Arg(["url"]), Arg(["table"]),
+           Opt(["--mode"], type=click.Choice(["append", "upsert", "replace"]), default="append", show_default=True,
+               help="append inserts the rows; upsert updates the rows with the same --key; replace makes the "
+                    "table hold exactly the latest batch."),
+           Opt(["--key"], metavar="COLS", help="The columns that identify a row, for --mode upsert (default: key)."),
+           Opt(["--columns"], metavar="COLS",
+               help="Names of the fields of tuple records, or the fields of dict records to write "
+                    "(default: key,value for pairs, a dict's own fields, else value)."),
+           Opt(["--create"], is_flag=True, help="Create a missing table, with column types taken from the first "
+                                                "batch (and --key as its primary key).")),
     _stage("foreach-batch", "Run 'sh -c COMMAND' per non-empty batch, its elements on stdin.",
            "dstream foreach-batch 'wc -l >> counts.log'", Arg(["command"]), _out_format("tsv"),
            Opt(["--timeout"], type=DURATION, default="5m", show_default=True,

@@ -14,12 +14,17 @@ import os
 import signal
 import threading
 import time
+import uuid
 
 from ..errors import ExitStatus, OutputFailed
 from ..metrics import BatchInfo, MetricsWriter
 from ..outputs import kill_running_commands
 from .clock import ManualClock, SystemClock
 from .rate import PIDRateEstimator
+
+
+#: the backoff between tries of an output doubles up to this, so many --output-retries ride out a long outage
+MAX_RETRY_DELAY_S = 30.0
 
 
 @dataclasses.dataclass
@@ -73,6 +78,9 @@ class JobScheduler:
         graph.initialize()
         document = context.checkpoints.load_into(graph, batch) if context.checkpoints else None
         pending = context.checkpoints.pending_allocations() if context.checkpoints and not simulated else []
+        # which stream this is: the same across restarts from a checkpoint, a new one otherwise
+        saved = (document or {}).get("stream")
+        context.stream_id = saved if isinstance(saved, str) and saved else uuid.uuid4().hex
         if document is not None:
             context.zero_ms = document["zero_ms"]
             context.record_errors.resume_after(document["time"])
@@ -102,6 +110,8 @@ class JobScheduler:
 
             self.listeners.append(ProgressView(context.stderr(), batch))
         try:
+            for output in graph.outputs:
+                output.start()
             if not simulated:
                 t = self._recover(t)
                 t = max(t, self.clock.next_aligned(batch))
@@ -118,6 +128,8 @@ class JobScheduler:
                 stream.stop()
             for stream in self.inputs:
                 stream.close()
+            for output in graph.outputs:
+                output.close()
             for listener in self.listeners:
                 listener.close()
             if self.metrics:
@@ -246,7 +258,7 @@ class JobScheduler:
 
     def _checkpoint(self, t: int) -> None:
         context = self.context
-        context.checkpoints.write(self.graph, t, context.batch_ms, context.zero_ms)
+        context.checkpoints.write(self.graph, t, context.batch_ms, context.zero_ms, context.stream_id)
         self.last_checkpoint = t
         for stream in self.inputs:
             stream.checkpoint_written()
@@ -266,7 +278,7 @@ class JobScheduler:
                 print(f"dstream: {output.label}: {exc}; retrying in {delay:.1f}s",
                       file=self.context.stderr(), flush=True)
                 time.sleep(delay)
-                delay *= 2
+                delay = min(delay * 2, MAX_RETRY_DELAY_S)
 
     # --- signals ----------------------------------------------------------------------------
     def install_signal_handlers(self):

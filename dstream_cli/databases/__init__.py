@@ -1,0 +1,97 @@
+"""``save-to-db``: each batch into a table of SQLite or PostgreSQL, exactly once.
+
+A batch is written in one transaction together with a row of the bookkeeping table
+``dstream_batches`` saying which batch this output wrote last; a batch recomputed after a crash
+that the database already holds is skipped. ``writer`` holds that logic and the modes, ``rows``
+how records become rows, ``sqlite`` and ``postgres`` what differs between the two databases.
+"""
+from __future__ import annotations
+
+import dataclasses
+import urllib.parse
+
+from ..errors import UsageError
+
+
+@dataclasses.dataclass(frozen=True)
+class DatabaseURL:
+    """``sqlite:///relative.db``, ``sqlite:////absolute.db`` or ``postgresql://USER[:PASSWORD]@HOST:PORT/DB``.
+
+    ``shown`` is the URL as messages print it: never with its password."""
+
+    scheme: str
+    text: str
+    path: str = ""
+    password: str | None = None
+
+    @classmethod
+    def parse(cls, url: str) -> "DatabaseURL":
+        parts = urllib.parse.urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme == "sqlite":
+            if parts.netloc or parts.path in ("", "/"):
+                raise UsageError(f"database URL {url!r}: write sqlite:///RELATIVE/PATH.db or sqlite:////ABSOLUTE/PATH.db")
+            return cls("sqlite", url, path=urllib.parse.unquote(parts.path[1:]))
+        if scheme in ("postgresql", "postgres"):
+            password = parts.password or dict(urllib.parse.parse_qsl(parts.query)).get("password")
+            return cls("postgresql", url, password=password)
+        raise UsageError(f"database URL {cls._without_password(url)!r}: the scheme should be sqlite:// or postgresql://")
+
+    @property
+    def shown(self) -> str:
+        return self._without_password(self.text)
+
+    @staticmethod
+    def _without_password(url: str) -> str:
+        parts = urllib.parse.urlsplit(url)
+        if parts.password is not None:
+            user, _, host = parts.netloc.rpartition("@")
+            url = url.replace(parts.netloc, f"{user.partition(':')[0]}@{host}", 1)
+        if "password=" in parts.query:
+            query = urllib.parse.urlencode([(k, v) for k, v in urllib.parse.parse_qsl(parts.query) if k != "password"])
+            url = url.replace(parts.query, query, 1)
+        return url
+
+    def scrub(self, message: str) -> str:
+        """*message* with the password, should a driver quote it, blanked out; its first line only."""
+        line = message.strip().split("\n", 1)[0]
+        if self.password:
+            line = line.replace(self.password, "***")
+        return line
+
+    def open(self):
+        """The database behind this URL, not yet connected; a missing driver is a usage error."""
+        if self.scheme == "sqlite":
+            from .sqlite import SqliteDatabase
+
+            return SqliteDatabase(self)
+        from .postgres import PostgresDatabase
+
+        return PostgresDatabase(self)
+
+
+def quote_name(name: str) -> str:
+    """An SQL identifier, quoted; ``schema.table`` names a table in a schema."""
+    return ".".join('"' + part.replace('"', '""') + '"' for part in name.split("."))
+
+
+def insert_sql(table: str, columns: tuple[str, ...], placeholder: str) -> str:
+    names = ", ".join(map(quote_name, columns))
+    return f"INSERT INTO {quote_name(table)} ({names}) VALUES ({', '.join([placeholder] * len(columns))})"
+
+
+def on_conflict(columns: tuple[str, ...], key: tuple[str, ...]) -> str:
+    """``ON CONFLICT`` that makes an insert an upsert (the same words in SQLite and PostgreSQL)."""
+    others = [c for c in columns if c not in key]
+    target = ", ".join(map(quote_name, key))
+    if not others:
+        return f" ON CONFLICT ({target}) DO NOTHING"
+    return f" ON CONFLICT ({target}) DO UPDATE SET " + ", ".join(
+        f"{quote_name(c)} = excluded.{quote_name(c)}" for c in others)
+
+
+def json_text(value) -> bytes:
+    """A dict, list or tuple in a column: as JSON text (a jsonb or text column takes it alike)."""
+    import orjson
+
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
