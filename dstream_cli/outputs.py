@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import os
 import signal
 import subprocess
@@ -29,6 +30,14 @@ class ForEachDStream(DStream):
         if hasattr(func, "attach"):
             func.attach(self)
 
+    @functools.cached_property
+    def _sole_reader(self) -> bool:
+        """Nothing but this output reads the parent's batches, and none is kept for later (a window): the
+        parent may then give them in slices (``parts``) instead of whole."""
+        parent = self.dependencies[0]
+        readers = [node for node in self.context.graph.nodes() if parent in node.dependencies]
+        return hasattr(parent, "parts") and readers == [self] and parent.remember_ms <= parent.slide_ms
+
     def start(self) -> None:
         if hasattr(self.func, "start"):
             self.func.start()
@@ -41,7 +50,11 @@ class ForEachDStream(DStream):
         return self.dependencies[0].get_or_compute(t)
 
     def generate_job(self, t: int) -> Callable[[], None] | None:
-        batch = self.dependencies[0].get_or_compute(t)
+        parent = self.dependencies[0]
+        if hasattr(self.func, "write_parts") and self._sole_reader and parent.is_time_valid(t):
+            # the batch computed slice by slice while it is written, whole only if the writer asks
+            return lambda: self.func.write_parts(t, lambda: parent.parts(t), lambda: parent.get_or_compute(t))
+        batch = parent.get_or_compute(t)
         if batch is None:
             return None
         return lambda: self.func(batch, t)

@@ -385,3 +385,20 @@ def test_values_copy_must_escape_arrive_exactly(db):
                   "save-to-db", db.url, f"t{n}", "--columns", "i,s,f,big", "--create"]
         assert run(db, stages, [["go"]]).exit_code == 0
         assert db.rows(f"t{n}") == sorted([(i, s, i / 4, i << 40) for i, s in enumerate(values)], key=repr)
+
+
+@pytest.mark.parametrize("bad", ["stage", "shape", "type"])
+def test_a_bad_record_deep_in_a_big_batch_is_reported_once_and_the_rest_written(db, tmp_path, bad):
+    """Append writes a big batch slice by slice as the chain makes them; a record refused in a late slice (by a
+    stage, by its shape, by the table) undoes what was sent, and the batch is written whole: the bad record in
+    the dead letter once, every other row once."""
+    db.create("n (i INTEGER, v INTEGER)")
+    letters = tmp_path / "dead.jsonl"
+    expression = {"stage": "(int(x), 1 // (int(x) - 9000))", "shape": "(int(x), 1) if x != '9000' else (1, 2, 3)",
+                  "type": "(int(x), 1 if x != '9000' else 'one')"}[bad]
+    stages = ["map", expression, "save-to-db", db.url, "n", "--columns", "i,v"]
+    result = run(db, stages, [[str(i) for i in range(10000)]], "--on-error", "skip", "--dead-letter", str(letters))
+    assert result.exit_code == 0, result.stderr
+    assert sorted(i for i, _ in db.rows("n")) == [i for i in range(10000) if i != 9000]
+    entries = [orjson.loads(line) for line in letters.read_bytes().splitlines()]
+    assert [e["record"] for e in entries] == ["9000" if bad == "stage" else repr(eval(expression, {"x": "9000"}))]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import operator
 import re
+from typing import Iterable
 
 from ..errors import UsageError
 from . import DatabaseURL, insert_sql, json_text, on_conflict, quote_name
@@ -130,29 +131,34 @@ class PostgresDatabase:
             self.connection.rollback()
 
     def insert_rows(self, table: str, columns: tuple[str, ...], rows: list) -> None:
-        self._copy(quote_name(table), columns, rows)
+        self._copy(quote_name(table), columns, [rows])
+
+    def insert_parts(self, table: str, columns: tuple[str, ...], parts: Iterable[list]) -> None:
+        """Rows arriving a list at a time, all through one COPY."""
+        self._copy(quote_name(table), columns, parts)
 
     def upsert_rows(self, table: str, columns: tuple[str, ...], key: tuple[str, ...], rows: list) -> None:
         latest = _last_per_key(rows, [columns.index(k) for k in key])  # one statement may touch a row only once
         names = ", ".join(map(quote_name, columns))
         self.execute(f"CREATE TEMP TABLE {STAGING} ON COMMIT DROP AS SELECT {names} FROM {quote_name(table)} "
                      "WITH NO DATA")
-        self._copy(STAGING, columns, latest)
+        self._copy(STAGING, columns, [latest])
         self.execute(f"INSERT INTO {quote_name(table)} ({names}) SELECT {names} FROM {STAGING}"
                      + on_conflict(columns, key))
 
-    def _copy(self, target: str, columns: tuple[str, ...], rows: list) -> None:
+    def _copy(self, target: str, columns: tuple[str, ...], parts: Iterable[list]) -> None:
         with self.connection.cursor() as cursor:
             with cursor.copy(f"COPY {target} ({', '.join(map(quote_name, columns))}) FROM STDIN") as copy:
-                for start in range(0, len(rows), COPY_SLICE):
-                    part = rows[start:start + COPY_SLICE]
-                    text = _plain_copy_text(part, len(columns))
-                    if text is not None:
-                        copy.write(text)
-                    else:
-                        write = copy.write_row
-                        for row in part:
-                            write(row)
+                for rows in parts:
+                    for start in range(0, len(rows), COPY_SLICE):
+                        part = rows[start:start + COPY_SLICE]
+                        text = _plain_copy_text(part, len(columns))
+                        if text is not None:
+                            copy.write(text)
+                        else:
+                            write = copy.write_row
+                            for row in part:
+                                write(row)
 
     def insert_one(self, table: str, columns: tuple[str, ...], row, key: tuple[str, ...] | None) -> None:
         self.execute(insert_sql(table, columns, "%s") + (on_conflict(columns, key) if key else ""), row)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from typing import Iterable
 
 from . import DatabaseURL, insert_sql, json_text, on_conflict, quote_name
 
@@ -107,6 +108,12 @@ class SqliteDatabase:
 
     def insert_rows(self, table: str, columns: tuple[str, ...], rows: list) -> None:
         self.connection.executemany(insert_sql(table, columns, "?"), rows)
+
+    def insert_parts(self, table: str, columns: tuple[str, ...], parts: Iterable[list]) -> None:
+        """Rows arriving a list at a time."""
+        statement = insert_sql(table, columns, "?")
+        for rows in parts:
+            self.connection.executemany(statement, rows)
 
     def upsert_rows(self, table: str, columns: tuple[str, ...], key: tuple[str, ...], rows: list) -> None:
         # one statement per row, in order: the last row of a key wins

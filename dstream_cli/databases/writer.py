@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import uuid
 
-from ..errors import BadRecord, DstreamError, OutputFailed, UsageError
+from ..errors import RECORD_ERRORS, BadRecord, DstreamError, OutputFailed, UsageError
 from . import DatabaseURL, quote_name
 from .rows import RecordDoesNotFit, RowShape, column_kinds, misfit_column
 
 BOOKKEEPING = "dstream_batches"
 MODES = ("append", "upsert", "replace")
+
+
+class _RedoWhole(Exception):
+    """A slice holds a record that does not fit: the batch is written whole instead, which names it."""
 
 
 def _names(text: str | list | tuple | None, option: str) -> tuple[str, ...] | None:
@@ -155,8 +159,66 @@ class DatabaseWriter:
             self._check_columns(shape.columns)
         return shape
 
+    def write_parts(self, t: int, parts, whole) -> None:
+        """Batch *t* given as ``parts()``, its slices as they are made (None: not to be had so), or ``whole()``.
+        Append and replace write the slices as they come, so a big batch is never held; anything going wrong
+        on the way (a record a stage or the table refuses, a lost connection) rolls that back, and the batch
+        is then computed whole and written as ``__call__`` writes it, which names or skips the bad records."""
+        if not self.connected:
+            self._guarded(self._connect)
+        if self.committed is not None and t <= self.committed:
+            return  # not even computed: written before a crash
+        sliced = parts() if self.mode != "upsert" else None
+        if sliced is None or not self._write_sliced(sliced, t):
+            self(whole() or [], t)
+
+    def _write_sliced(self, parts, t: int) -> bool:
+        """Write the slices in one transaction; False (and nothing written) if the batch must be redone whole.
+        No slice is referenced once written, so only the few in the chain's pipeline exist at a time."""
+        written = 0
+        first: list = []  # the first slice, held only until the table is known and its rows are written
+
+        def all_slices(rest):
+            yield first.pop()
+            yield from rest
+
+        def rows_of(slices):
+            nonlocal written
+            for records in slices:
+                rows = self.shape.rows(records)
+                if rows is None:
+                    raise _RedoWhole  # a record that does not fit: the whole batch's path names it
+                records = None
+                written += len(rows)
+                yield rows
+
+        try:
+            parts = iter(parts)
+            head = next((records for records in parts if records), None)
+            if head is None and self.mode != "replace":
+                return True
+            if head is not None:
+                if self.shape is None:
+                    self.shape = self._shape_of(head[0])
+                rows = self.shape.rows(head)
+                if rows is None:
+                    return False
+                self._ensure_table(rows)
+                first.append(head)
+                head = rows = None
+            self._begin()
+            if first:
+                self.database.insert_parts(self.table, self.shape.columns, rows_of(all_slices(parts)))
+            self._finish(t, written)
+            return True
+        except DstreamError:
+            self._rollback()
+            raise
+        except RECORD_ERRORS:  # noqa: BLE001 - a stage's fast path, the database, the connection: redo it whole
+            self._rollback()
+            return False
+
     def _write(self, batch: list, t: int) -> None:
-        database = self.database
         records, rows, misfits = batch, None, []
         if batch:
             if self.shape is None:
@@ -164,16 +226,29 @@ class DatabaseWriter:
             rows = self.shape.rows(batch)
             if rows is None:
                 records, rows, misfits = self._fit_each(batch)
-        if self.declared is None and rows:
-            kinds = column_kinds(rows, len(self.shape.columns))
-            database.create_table(self.table, list(zip(self.shape.columns, kinds)),
-                                  self.key if self.mode == "upsert" else ())
-            self.declared = database.columns(self.table)
-        database.begin()
-        if self.mode == "replace" and self.declared is not None:
-            database.execute(f"DELETE FROM {quote_name(self.table)}")
+        if rows:
+            self._ensure_table(rows)
+        self._begin()
         written = self._write_rows(records, rows, misfits) if rows else 0
         self._report(misfits, t)
+        self._finish(t, written)
+
+    def _ensure_table(self, rows: list) -> None:
+        """With --create, a missing table made from *rows*, the first of the stream."""
+        if self.declared is None:
+            kinds = column_kinds(rows, len(self.shape.columns))
+            self.database.create_table(self.table, list(zip(self.shape.columns, kinds)),
+                                       self.key if self.mode == "upsert" else ())
+            self.declared = self.database.columns(self.table)
+
+    def _begin(self) -> None:
+        self.database.begin()
+        if self.mode == "replace" and self.declared is not None:
+            self.database.execute(f"DELETE FROM {quote_name(self.table)}")
+
+    def _finish(self, t: int, written: int) -> None:
+        """This output's bookkeeping row set to *t*, and the commit: the batch is in the table, once."""
+        database = self.database
         mark = (f"INSERT INTO {BOOKKEEPING} (job, table_name, batch_time, row_count) VALUES (%s, %s, %s, %s) "
                 "ON CONFLICT (job) DO UPDATE SET table_name = excluded.table_name, batch_time = excluded.batch_time, "
                 "row_count = excluded.row_count, written_at = CURRENT_TIMESTAMP")

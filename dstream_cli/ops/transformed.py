@@ -103,6 +103,22 @@ class TransformedDStream(DStream):
             fold.add(accumulated, part)
         return accumulated
 
+    def parts(self, t: int) -> Iterator[list] | None:
+        """Batch *t* as slices made as they are taken, for an output that is this node's only reader, so a big
+        batch is never held whole; None where it must be (a reduction, --workers) or was already computed.
+        Only the fast paths run: a record they fail on raises, and the caller then computes the batch whole
+        (``get_or_compute``), where bad records are named or skipped."""
+        if (t in self.generated or self.head_length < len(self.steps) or not self.steps[0].sliceable
+                or self.workers is not None or not self.is_time_valid(t)):
+            return None
+        batch = self.dependencies[0].get_or_compute(t)
+        if batch is None:
+            return None
+        parts = self._slices(batch)
+        for step in self.steps:
+            parts = _through(step, parts, t)
+        return parts
+
     def reduce_side(self, partial, t: int) -> list:
         """The batch from what ``map_side`` gave (or several of them merged with ``fold.merge``)."""
         count = self.head_length
@@ -175,7 +191,9 @@ def _through(step: Step, parts: Iterator[list], t: int) -> Iterator[list]:
     """*step* over each slice; a lazy step's outputs cut into slices again as they come."""
     for part in parts:
         if step.lazy is None:
-            yield step.fast(part, t)
+            out = step.fast(part, t)
+            del part  # not held while the next step works on what it gave
+            yield out
             continue
         outputs = step.lazy(part)
         while chunk := list(itertools.islice(outputs, SLICE_RECORDS)):
