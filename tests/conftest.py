@@ -117,6 +117,21 @@ class StallThenKill:
         subprocess.run(command("killed"), check=True, timeout=60)
 
 
+def kill_and_restart(args, rounds: int, seed: int, cwd):
+    """*args* run and SIGKILLed *rounds* times at random moments (seeded), then run to its end."""
+    import random
+    import signal
+    import subprocess
+
+    rng = random.Random(seed)
+    for _ in range(rounds):
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd)
+        time.sleep(rng.uniform(0.15, 0.6))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    return subprocess.run(args, capture_output=True, text=True, timeout=120, cwd=cwd)
+
+
 def files_in(directory) -> dict[str, str]:
     return {p.name: p.read_text() for p in directory.iterdir()}
 

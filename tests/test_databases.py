@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import random
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -15,7 +13,7 @@ import orjson
 import psycopg
 import pytest
 
-from conftest import StallThenKill, installed_dstream, invoke, queue_text, wait_for
+from conftest import StallThenKill, installed_dstream, invoke, kill_and_restart, queue_text, wait_for
 from pg_server import PASSWORD, PostgresServer
 
 _names = itertools.count()
@@ -275,16 +273,6 @@ def test_a_run_killed_after_writing_batches_it_had_not_checkpointed_writes_none_
     stall.resume(command)
     assert db.rows("killed") == db.rows("straight")
     assert db.query("SELECT count(*) FROM dstream_batches") == [(2,)]
-
-
-def kill_and_restart(args, rounds: int, seed: int, cwd) -> subprocess.CompletedProcess:
-    rng = random.Random(seed)
-    for _ in range(rounds):
-        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd)
-        time.sleep(rng.uniform(0.2, 0.7))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    return subprocess.run(args, capture_output=True, text=True, timeout=120, cwd=cwd)
 
 
 LIVE = {

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import can_connect, free_port, installed_dstream, invoke, wait_for
+from conftest import can_connect, free_port, installed_dstream, invoke, kill_and_restart, wait_for
 from dstream_cli.cli.stages import STAGES
 
 
@@ -384,18 +384,6 @@ def file_totals(directory) -> tuple[dict, int]:
             totals[key] = totals.get(key, 0) + n
             count += n
     return totals, count
-
-
-def kill_and_restart(args, rounds, seed, cwd):
-    import random
-
-    rng = random.Random(seed)
-    for _ in range(rounds):
-        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd)
-        time.sleep(rng.uniform(0.15, 0.6))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    return subprocess.run(args, capture_output=True, text=True, timeout=60, cwd=cwd)
 
 
 def test_file_input_sigkilled_at_random_moments_gives_exactly_its_lines_once(tmp_path):

@@ -95,3 +95,13 @@ def json_text(value) -> bytes:
     import orjson
 
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+
+
+def numbered_column(text: str, pattern: str, columns: tuple[str, ...]) -> str | None:
+    """The column a driver's message names by its 1-based number (a parameter's), matched by *pattern*."""
+    import re
+
+    match = re.search(pattern, text)
+    if match and 0 < int(match.group(1)) <= len(columns):
+        return columns[int(match.group(1)) - 1]
+    return None

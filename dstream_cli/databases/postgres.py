@@ -8,7 +8,7 @@ import re
 from typing import Iterable
 
 from ..errors import UsageError
-from . import DatabaseURL, insert_sql, json_text, on_conflict, quote_name
+from . import DatabaseURL, insert_sql, json_text, numbered_column, on_conflict, quote_name
 
 TYPES = {"bool": "BOOLEAN", "int": "BIGINT", "bigint": "NUMERIC", "float": "DOUBLE PRECISION", "text": "TEXT",
          "bytes": "BYTEA", "json": "JSONB", "timestamp": "TIMESTAMP", "any": "TEXT"}
@@ -76,10 +76,7 @@ class PostgresDatabase:
         match = re.search(r"COPY \S+, line \d+, column (\w+)", context)
         if match:
             return match.group(1)
-        match = re.search(r"parameter \$(\d+)", context)
-        if match and 0 < int(match.group(1)) <= len(columns):
-            return columns[int(match.group(1)) - 1]
-        return None
+        return numbered_column(context, r"parameter \$(\d+)", columns)
 
     # --- tables -----------------------------------------------------------------------------------------
     def columns(self, table: str) -> dict[str, str] | None:

@@ -5,7 +5,7 @@ import re
 import sqlite3
 from typing import Iterable
 
-from . import DatabaseURL, insert_sql, json_text, on_conflict, quote_name
+from . import DatabaseURL, insert_sql, json_text, numbered_column, on_conflict, quote_name
 
 TYPES = {"bool": "INTEGER", "int": "INTEGER", "bigint": "ANY", "float": "REAL", "text": "TEXT", "bytes": "BLOB",
          "json": "TEXT", "timestamp": "TEXT", "any": "ANY"}
@@ -62,10 +62,7 @@ class SqliteDatabase:
         match = re.search(r"(?:column|failed:) \S+?\.(\w+)", text)
         if match:
             return match.group(1)
-        match = re.search(r"parameter (\d+)", text)
-        if match and 0 < int(match.group(1)) <= len(columns):
-            return columns[int(match.group(1)) - 1]
-        return None
+        return numbered_column(text, r"parameter (\d+)", columns)
 
     # --- tables -----------------------------------------------------------------------------------------
     def columns(self, table: str) -> dict[str, str] | None:
