@@ -8,7 +8,10 @@ how records become rows, ``sqlite`` and ``postgres`` what differs between the tw
 from __future__ import annotations
 
 import dataclasses
+import re
 import urllib.parse
+
+import orjson
 
 from ..errors import UsageError
 
@@ -92,15 +95,11 @@ def on_conflict(columns: tuple[str, ...], key: tuple[str, ...]) -> str:
 
 def json_text(value) -> bytes:
     """A dict, list or tuple in a column: as JSON text (a jsonb or text column takes it alike)."""
-    import orjson
-
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
 
 
 def numbered_column(text: str, pattern: str, columns: tuple[str, ...]) -> str | None:
     """The column a driver's message names by its 1-based number (a parameter's), matched by *pattern*."""
-    import re
-
     match = re.search(pattern, text)
     if match and 0 < int(match.group(1)) <= len(columns):
         return columns[int(match.group(1)) - 1]

@@ -8,7 +8,7 @@ import re
 from typing import Iterable
 
 from ..errors import UsageError
-from . import DatabaseURL, insert_sql, json_text, numbered_column, on_conflict, quote_name
+from . import DatabaseURL, json_text, numbered_column, on_conflict, quote_name
 
 TYPES = {"bool": "BOOLEAN", "int": "BIGINT", "bigint": "NUMERIC", "float": "DOUBLE PRECISION", "text": "TEXT",
          "bytes": "BYTEA", "json": "JSONB", "timestamp": "TIMESTAMP", "any": "TEXT"}
@@ -25,7 +25,6 @@ def driver():
 
 
 class PostgresDatabase:
-    name = "PostgreSQL"
     placeholder = "%s"
 
     def __init__(self, url: DatabaseURL) -> None:
@@ -127,9 +126,6 @@ class PostgresDatabase:
         if self.connection is not None and not self.connection.closed:
             self.connection.rollback()
 
-    def insert_rows(self, table: str, columns: tuple[str, ...], rows: list) -> None:
-        self._copy(quote_name(table), columns, [rows])
-
     def insert_parts(self, table: str, columns: tuple[str, ...], parts: Iterable[list]) -> None:
         """Rows arriving a list at a time, all through one COPY."""
         self._copy(quote_name(table), columns, parts)
@@ -156,9 +152,6 @@ class PostgresDatabase:
                             write = copy.write_row
                             for row in part:
                                 write(row)
-
-    def insert_one(self, table: str, columns: tuple[str, ...], row, key: tuple[str, ...] | None) -> None:
-        self.execute(insert_sql(table, columns, "%s") + (on_conflict(columns, key) if key else ""), row)
 
 
 def _last_per_key(rows: list, positions: list[int]) -> list:

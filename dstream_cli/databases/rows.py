@@ -13,11 +13,7 @@ INT64 = (-(1 << 63), 1 << 63)
 
 
 class RecordDoesNotFit(Exception):
-    """Why a record cannot be a row; *column* when one field is to blame."""
-
-    def __init__(self, reason: str, column: str | None = None) -> None:
-        super().__init__(reason)
-        self.column = column
+    """Why a record cannot be a row."""
 
 
 class RowShape:
@@ -82,23 +78,19 @@ class RowShape:
                 raise RecordDoesNotFit(f"is a {type(record).__name__}, not a dict with fields {columns}")
             for name in self.columns:
                 if name not in record:
-                    raise RecordDoesNotFit(f"has no field {name!r}", name)
+                    raise RecordDoesNotFit(f"has no field {name!r}")
             if not self.named:
                 extra = next((k for k in record if k not in self.columns), None)
                 if extra is not None:
                     raise RecordDoesNotFit(f"has a field {extra!r} beyond the columns {columns} (those of the "
-                                           "first record; pick fields with --columns)", str(extra))
+                                           "first record; pick fields with --columns)")
             return tuple(record[name] for name in self.columns)
         return (record,)
 
 
-#: what --create makes of the Python values of a column
-KINDS = ("bool", "int", "bigint", "float", "text", "bytes", "json", "timestamp", "any")
-
-
 def column_kinds(rows: list, width: int) -> list[str]:
-    """For each column, the kind of value the rows hold there (``any`` when they disagree; ``text`` when
-    every value is None)."""
+    """For each column, the kind of value the rows hold there (a key of the backends' TYPES; ``any`` when they
+    disagree; ``text`` when every value is None)."""
     kinds = []
     for index in range(width):
         types = {type(row[index]) for row in rows} - {type(None)}

@@ -21,7 +21,6 @@ def _register_json_adapters() -> None:
 
 
 class SqliteDatabase:
-    name = "SQLite"
     placeholder = "?"
 
     def __init__(self, url: DatabaseURL) -> None:
@@ -103,9 +102,6 @@ class SqliteDatabase:
         if self.connection is not None and self.connection.in_transaction:
             self.connection.execute("ROLLBACK")
 
-    def insert_rows(self, table: str, columns: tuple[str, ...], rows: list) -> None:
-        self.connection.executemany(insert_sql(table, columns, "?"), rows)
-
     def insert_parts(self, table: str, columns: tuple[str, ...], parts: Iterable[list]) -> None:
         """Rows arriving a list at a time."""
         statement = insert_sql(table, columns, "?")
@@ -115,6 +111,3 @@ class SqliteDatabase:
     def upsert_rows(self, table: str, columns: tuple[str, ...], key: tuple[str, ...], rows: list) -> None:
         # one statement per row, in order: the last row of a key wins
         self.connection.executemany(insert_sql(table, columns, "?") + on_conflict(columns, key), rows)
-
-    def insert_one(self, table: str, columns: tuple[str, ...], row, key: tuple[str, ...] | None) -> None:
-        self.connection.execute(insert_sql(table, columns, "?") + (on_conflict(columns, key) if key else ""), row)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 
 from ..errors import RECORD_ERRORS, BadRecord, DstreamError, OutputFailed, UsageError
-from . import DatabaseURL, quote_name
+from . import DatabaseURL, insert_sql, on_conflict, quote_name
 from .rows import RecordDoesNotFit, RowShape, column_kinds, misfit_column
 
 BOOKKEEPING = "dstream_batches"
@@ -89,13 +89,16 @@ class DatabaseWriter:
         self.connected = False
 
     def __call__(self, batch: list, t: int) -> None:
-        if not self.connected:
-            self._guarded(self._connect)
-        if self.committed is not None and t <= self.committed:
+        if self._already_written(t):
             return  # written before a crash; recomputed now only to rebuild what follows
         if not batch and self.mode != "replace":
             return
         self._guarded(lambda: self._write(batch, t))
+
+    def _already_written(self, t: int) -> bool:
+        if not self.connected:
+            self._guarded(self._connect)
+        return self.committed is not None and t <= self.committed
 
     # --- connecting -----------------------------------------------------------------------------------------
     def _guarded(self, action) -> None:
@@ -164,9 +167,7 @@ class DatabaseWriter:
         Append and replace write the slices as they come, so a big batch is never held; anything going wrong
         on the way (a record a stage or the table refuses, a lost connection) rolls that back, and the batch
         is then computed whole and written as ``__call__`` writes it, which names or skips the bad records."""
-        if not self.connected:
-            self._guarded(self._connect)
-        if self.committed is not None and t <= self.committed:
+        if self._already_written(t):
             return  # not even computed: written before a crash
         sliced = parts() if self.mode != "upsert" else None
         if sliced is None or not self._write_sliced(sliced, t):
@@ -176,14 +177,14 @@ class DatabaseWriter:
         """Write the slices in one transaction; False (and nothing written) if the batch must be redone whole.
         No slice is referenced once written, so only the few in the chain's pipeline exist at a time."""
         written = 0
-        first: list = []  # the first slice, held only until the table is known and its rows are written
-
-        def all_slices(rest):
-            yield first.pop()
-            yield from rest
+        first: list = []  # the first slice's rows, held only until they are written
 
         def rows_of(slices):
             nonlocal written
+            if first:
+                rows = first.pop()
+                written += len(rows)
+                yield rows
             for records in slices:
                 rows = self.shape.rows(records)
                 if rows is None:
@@ -204,11 +205,11 @@ class DatabaseWriter:
                 if rows is None:
                     return False
                 self._ensure_table(rows)
-                first.append(head)
+                first.append(rows)
                 head = rows = None
             self._begin()
             if first:
-                self.database.insert_parts(self.table, self.shape.columns, rows_of(all_slices(parts)))
+                self.database.insert_parts(self.table, self.shape.columns, rows_of(parts))
             self._finish(t, written)
             return True
         except DstreamError:
@@ -277,18 +278,19 @@ class DatabaseWriter:
             if key:
                 database.upsert_rows(self.table, columns, key, rows)
             else:
-                database.insert_rows(self.table, columns, rows)
+                database.insert_parts(self.table, columns, [rows])
             database.execute("RELEASE SAVEPOINT dstream_bulk")
             return len(rows)
         except Exception as exc:
             if not database.is_record_error(exc):
                 raise
             database.execute("ROLLBACK TO SAVEPOINT dstream_bulk")
+        one_row = insert_sql(self.table, columns, database.placeholder) + (on_conflict(columns, key) if key else "")
         written = 0
         for record, row in zip(records, rows):
             database.execute("SAVEPOINT dstream_row")
             try:
-                database.insert_one(self.table, columns, row, key)
+                database.execute(one_row, row)
             except Exception as exc:
                 if not database.is_record_error(exc):
                     raise

@@ -90,8 +90,7 @@ class TransformedDStream(DStream):
         """The record-by-record steps over one slice at a time, fed to the reduction after them if it can
         fold, so a big batch's intermediate lists (parsed events, split words, a flat-map's outputs) never
         exist all at once: the fold's accumulator, or the head's output when there is no fold."""
-        for step in self.steps[:self.head_length]:
-            parts = _through(step, parts, t)
+        parts = self._head(parts, t)
         fold = self.fold
         if fold is None:
             out: list = []
@@ -112,10 +111,11 @@ class TransformedDStream(DStream):
                 or self.workers is not None or not self.is_time_valid(t)):
             return None
         batch = self.dependencies[0].get_or_compute(t)
-        if batch is None:
-            return None
-        parts = self._slices(batch)
-        for step in self.steps:
+        return None if batch is None else self._head(self._slices(batch), t)
+
+    def _head(self, parts: Iterable[list], t: int) -> Iterator[list]:
+        """The record-by-record steps over *parts*, lazily, a slice at a time."""
+        for step in self.steps[:self.head_length]:
             parts = _through(step, parts, t)
         return parts
 
