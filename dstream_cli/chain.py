@@ -210,7 +210,7 @@ class ChainBuilder:
         return s
 
     def _save_as_text_files(self, s, a, label):
-        s.save_as_text_files(a["prefix"], a.get("suffix"), a.get("format") or "text")
+        s.save_as_text_files(a["prefix"], a.get("suffix"), a.get("format") or "text", a.get("layout") or "dstream")
         return s
 
     def _save_to_kafka(self, s, a, label):

@@ -231,8 +231,11 @@ class DStream:
     def emit(self, fmt: str = "tsv") -> None:
         outputs.ForEachDStream(self, outputs.Emitter(self.context.stdout, fmt), retryable=False)
 
-    def save_as_text_files(self, prefix: str, suffix: str | None = None, fmt: str = "text") -> None:
-        outputs.ForEachDStream(self, outputs.TextFilesWriter(prefix, suffix, fmt))
+    def save_as_text_files(self, prefix: str, suffix: str | None = None, fmt: str = "text",
+                           layout: str = "dstream") -> None:
+        """``PREFIX-TIME_IN_MS[.SUFFIX]`` per batch: a file, or with *layout* ``"spark"`` Spark's directory of
+        ``part-NNNNN`` files and ``_SUCCESS``."""
+        outputs.ForEachDStream(self, outputs.TextFilesWriter(prefix, suffix, fmt, layout))
 
     def save_to_kafka(self, topic: str, brokers: str, fmt: str = "text", timeout="30s") -> None:
         """Each element as a message of *topic* (a (key, value) pair keyed by its key), with the idempotent

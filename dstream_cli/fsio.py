@@ -32,6 +32,26 @@ def write_atomically(path: str, data: bytes, mode: int = 0o666) -> None:
         raise
 
 
+def write_directory_atomically(path: str, files: dict[str, bytes]) -> None:
+    """A directory of *files* that appears whole: written beside *path*, then renamed over any earlier one."""
+    import shutil
+
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    temporary = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=parent)
+    try:
+        for name, data in files.items():
+            write_atomically(os.path.join(temporary, name), data)
+        os.chmod(temporary, 0o777 & ~_umask())
+        if os.path.isdir(path):  # a batch done again after a crash: same contents, replaced whole
+            shutil.rmtree(path)
+        os.rename(temporary, path)
+        fsync_directory(parent)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -11,7 +11,7 @@ from typing import Callable
 from .dstream import DStream
 from .errors import OutputFailed
 from .formats import render
-from .fsio import write_atomically
+from .fsio import write_atomically, write_directory_atomically
 
 
 class ForEachDStream(DStream):
@@ -111,18 +111,24 @@ class Emitter:
 
 
 class TextFilesWriter:
-    """``PREFIX-TIME_IN_MS[.SUFFIX]`` per batch (Spark ``saveAsTextFiles``), written whole or not at all."""
+    """``PREFIX-TIME_IN_MS[.SUFFIX]`` per batch (Spark ``saveAsTextFiles``), written whole or not at all: a file,
+    or with *layout* ``"spark"`` a directory holding ``part-00000`` and ``_SUCCESS`` as Spark writes it."""
 
-    def __init__(self, prefix: str, suffix: str | None = None, fmt: str = "text") -> None:
+    def __init__(self, prefix: str, suffix: str | None = None, fmt: str = "text", layout: str = "dstream") -> None:
         self.prefix = prefix
         self.suffix = suffix
         self.fmt = fmt
+        self.layout = layout
 
     def path_for(self, t: int) -> str:
         return f"{self.prefix}-{t}" + (f".{self.suffix}" if self.suffix else "")
 
     def __call__(self, batch: list, t: int) -> None:
-        write_atomically(self.path_for(t), render(batch, self.fmt).encode("utf-8", "surrogateescape"))
+        data = render(batch, self.fmt).encode("utf-8", "surrogateescape")
+        if self.layout == "spark":
+            write_directory_atomically(self.path_for(t), {"part-00000": data, "_SUCCESS": b""})
+        else:
+            write_atomically(self.path_for(t), data)
 
 
 #: process groups of foreach-batch commands still running: killed on every way out, a second SIGINT too

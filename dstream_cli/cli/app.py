@@ -10,7 +10,7 @@ from .. import __version__
 from ..formats import INPUT_FORMATS
 from ..receivers.blocks import DEFAULT_MAX_BACKLOG, DEFAULT_MAX_BACKLOG_BYTES
 from ..receivers.lines import DEFAULT_MAX_LINE_BYTES
-from .params import Duration, HostPort, InputURI, Rate
+from .params import Duration, HostPort, InputURI, KeyValue, Rate
 from .stages import STAGES
 
 DURATION = Duration()
@@ -105,9 +105,11 @@ def _start_time(value: str) -> int:
               help="Run the map side of big batches (up to the first reduction, combined per part) in N processes; "
                    "results are the same as with one.")
 @click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True,
-              help="Where the chain runs; this version runs it here (local), and 'spark' exits 2.")
-@click.option("--master", default="local[2]", show_default=True,
-              help="With --engine spark: the Spark master URL (not used by --engine local).")
+              help="Where the chain runs: in this process (local), or on Apache Spark (needs dstream[spark]).")
+@click.option("--master", default="local[*]", show_default=True, metavar="URL",
+              help="With --engine spark: the Spark master (local[N], spark://HOST:PORT, yarn, k8s://...).")
+@click.option("--spark-conf", type=KeyValue(), multiple=True, metavar="KEY=VALUE",
+              help="With --engine spark: a Spark configuration property; repeatable.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def app(**options):
     """Spark Streaming's DStream model as one command: cut input into batches, run a chain of stages on each.
@@ -131,7 +133,16 @@ for _command in STAGES:
 
 @app.result_callback()
 def run_chain(specs, **options):
+    from click.core import ParameterSource
+
     from .run import run
 
-    status = run(list(specs), options)
+    context = click.get_current_context()
+    given = frozenset(name for name in options
+                      if context.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT))
+    if options["engine"] == "local":
+        for name, flag in (("master", "--master"), ("spark_conf", "--spark-conf")):
+            if name in given:
+                raise click.UsageError(f"{flag} needs --engine spark")
+    status = run(list(specs), options, given)
     click.get_current_context().exit(int(status))

@@ -62,6 +62,20 @@ class Rate(click.ParamType):
         return rate
 
 
+class KeyValue(click.ParamType):
+    """KEY=VALUE, as (key, value)."""
+
+    name = "key=value"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        key, sep, rest = str(value).partition("=")
+        if not sep or not key.strip():
+            self.fail(f"{value!r} is not KEY=VALUE (example: spark.executor.memory=2g)", param, ctx)
+        return key.strip(), rest
+
+
 INPUT_SCHEMES = ("stdin", "tcp://", "listen://", "dir:", "file:", "queue:", "receiver:", "kafka://")
 
 

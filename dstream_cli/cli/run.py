@@ -61,13 +61,28 @@ def _load_receiver(target: str):
     return receiver_class()
 
 
-def run(specs: list[StageSpec], options: dict) -> ExitStatus:
-    if options["engine"] == "spark":
-        raise UsageError("--engine spark is not available in this version yet; use --engine local (the default)")
+def _inputs(options: dict) -> tuple[str, dict[str, tuple[str, object]]]:
+    """The main input's name, and every input's (kind, target) by name."""
+    main_name, main_kind, main_target = _main_input(options)
+    inputs = {main_name: (main_kind, main_target)}
+    for name, kind, target in options["inputs"]:
+        if name in inputs:
+            raise UsageError(f"-i {name}: the name {name!r} is used twice")
+        inputs[name] = (kind, target)
+    return main_name, inputs
+
+
+def run(specs: list[StageSpec], options: dict, explicit: frozenset[str] = frozenset()) -> ExitStatus:
+    """Run the chain; *explicit* names the options the user gave (the rest are defaults)."""
     if options["dead_letter"] and options["on_error"] != "skip":
         raise UsageError("--dead-letter needs --on-error skip")
     if options["ack"] and not options["wal"]:
         raise UsageError("--ack needs --wal: lines are acknowledged once they are in the write-ahead log")
+    main_name, inputs = _inputs(options)
+    if options["engine"] == "spark":
+        from ..engines import spark
+
+        return spark.run(specs, options, explicit, inputs, main_name)
     context = StreamingContext(
         f"{options['batch']}ms", checkpoint=options["checkpoint"], on_error=options["on_error"],
         dead_letter=options["dead_letter"], max_line_bytes=options["max_line_bytes"], wal=options["wal"],
@@ -77,14 +92,9 @@ def run(specs: list[StageSpec], options: dict) -> ExitStatus:
     )
     workers = None
     try:
-        main_name, main_kind, main_target = _main_input(options)
-        factories = {main_name: _input_factory(context, main_name, main_kind, main_target, options)}
-        kinds = {main_name: main_kind}
-        for name, kind, target in options["inputs"]:
-            if name in factories:
-                raise UsageError(f"-i {name}: the name {name!r} is used twice")
-            factories[name] = _input_factory(context, name, kind, target, options)
-            kinds[name] = kind
+        factories = {name: _input_factory(context, name, kind, target, options)
+                     for name, (kind, target) in inputs.items()}
+        kinds = {name: kind for name, (kind, _) in inputs.items()}
         ChainBuilder(context, factories, main_name, Namespace(options["imports"])).build(specs)
         if options["workers"] > 1:
             from ..workers import WorkerPool

@@ -113,7 +113,10 @@ STAGES = [
            _out_format("tsv")),
     _stage("save-as-text-files", "Write each batch to the file PREFIX-TIME_IN_MS[.SUFFIX].",
            "dstream count save-as-text-files out/counts --suffix txt", Arg(["prefix"]),
-           Opt(["--suffix"], help="Appended to the file name after a dot."), _out_format("text")),
+           Opt(["--suffix"], help="Appended to the file name after a dot."), _out_format("text"),
+           Opt(["--layout"], type=click.Choice(["dstream", "spark"]), default="dstream", show_default=True,
+               help="dstream: one file per batch; spark: Spark's PREFIX-TIME_IN_MS/part-NNNNN directories "
+                    "(written by the executors with --engine spark).")),
     _stage("save-to-kafka", "Send each element to the Kafka TOPIC, (key, value) pairs keyed; a batch is done when "
            "every message is acknowledged.",
            "dstream map '(x, 1)' save-to-kafka counts --brokers 127.0.0.1:9092", Arg(["topic"]),

@@ -1,0 +1,37 @@
+"""``--engine spark``: the same StageSpecs run as PySpark DStream methods (``pip install 'dstream[spark]'``).
+
+Only this package imports pyspark, and only when the engine is chosen, so the local engine never pays for it.
+"""
+from __future__ import annotations
+
+from ...errors import ExitStatus, UsageError
+
+#: options of the local engine that Spark has no counterpart for: refused when given, never ignored
+LOCAL_ONLY_OPTIONS = {
+    "workers": "--workers", "ack": "--ack", "glob_": "--glob", "watch_existing": "--watch-existing",
+    "dead_letter": "--dead-letter", "start_fresh": "--start-fresh", "max_backlog": "--max-backlog",
+    "max_backlog_bytes": "--max-backlog-bytes",
+}
+
+
+def refuse_local_only(options: dict, explicit: set[str]) -> None:
+    given = [flag for key, flag in LOCAL_ONLY_OPTIONS.items() if key in explicit]
+    if options["on_error"] == "skip":
+        given.append("--on-error skip")
+    if given:
+        raise UsageError(f"{', '.join(given)}: no counterpart on --engine spark (Spark fails a job on a bad record "
+                         "and manages its own receivers); leave it out or run with --engine local")
+
+
+def run(specs, options: dict, explicit: set[str], inputs: dict[str, tuple[str, object]], main_input: str) -> ExitStatus:
+    """Run *specs* on Spark. *inputs* maps each input's name to its (kind, target), as the CLI parsed them."""
+    refuse_local_only(options, explicit)
+    if options["wal"] and not options["checkpoint"]:
+        raise UsageError("--wal needs --checkpoint DIR: Spark keeps its receivers' write-ahead log there")
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        raise UsageError("--engine spark needs pyspark: pip install 'dstream[spark]' (and Java 17 or newer)") from None
+    from .runner import SparkRun
+
+    return SparkRun(specs, options, inputs, main_input).run()

@@ -1,0 +1,273 @@
+"""The StageSpecs on pyspark.streaming: ChainBuilder's walk with each stage as its PySpark DStream method.
+
+Expressions are compiled by the same code as the local engine and shipped to executors by PySpark's
+serializer. Outputs other than ``print`` collect each batch on the driver and hand it to the local
+engine's writers, so files, formats and commands are the same whichever engine ran the chain.
+Everything a stage hands to Spark must pickle: a checkpoint stores it (Spark checkpoints code).
+"""
+from __future__ import annotations
+
+import datetime
+import os
+import sys
+import time
+
+from ...chain import ChainBuilder
+from ...errors import OutputFailed, UsageError
+from ...formats import batch_parser, render
+from ...outputs import CommandRunner, Emitter, TextFilesWriter
+
+#: outputs Spark has no counterpart for in this version: refused with exit 2, never half-run
+LOCAL_ONLY_STAGES = {"save-to-kafka": "Kafka", "save-to-db": "a database"}
+
+
+def seconds(duration_ms: int | None) -> float | None:
+    """PySpark takes durations in seconds."""
+    return None if duration_ms is None else duration_ms / 1000
+
+
+def batch_time_ms(time: datetime.datetime) -> int:
+    """PySpark hands a batch time as local ``datetime.fromtimestamp(ms / 1000)``; this is the inverse."""
+    return round(time.timestamp() * 1000)
+
+
+def _stdout():
+    return sys.stdout
+
+
+class ParseLines:
+    """--format on one partition of text lines."""
+
+    def __init__(self, fmt: str) -> None:
+        self.fmt = fmt
+
+    def __call__(self, lines):
+        return batch_parser(self.fmt)(list(lines))
+
+
+class KeyBy:
+    def __init__(self, key) -> None:
+        self.key = key
+
+    def __call__(self, x):
+        return self.key(x), x
+
+
+def transform_on_driver(function):
+    """``transform`` sees the batch as a list and its time in ms, as on the local engine. (PySpark reads the
+    function's ``__code__``, so this is a closure, not a callable object.)"""
+
+    def transform(batch_time, rdd):
+        return rdd.context.parallelize(list(function(rdd.collect(), batch_time_ms(batch_time))))
+
+    return transform
+
+
+class TimedStateUpdate:
+    """updateStateByKey with ``--timeout``: the state carries the time since its key last got values, so a key
+    idle for *timeout_ms* is removed without a call (Spark's updateStateByKey has no timeout of its own)."""
+
+    def __init__(self, update, timeout_ms: int, batch_ms: int) -> None:
+        self.update, self.timeout_ms, self.batch_ms = update, timeout_ms, batch_ms
+
+    def __call__(self, values, held):
+        state, idle_ms = held if held is not None else (None, 0)
+        idle_ms = 0 if values else idle_ms + self.batch_ms
+        if idle_ms >= self.timeout_ms:
+            return None
+        new = self.update(values, state)
+        return None if new is None else (new, idle_ms)
+
+
+def _unwrap_timed(held):
+    return held[0]
+
+
+def _lists(pair):
+    return list(pair[0]), list(pair[1])
+
+
+def _distinct(rdd):
+    return rdd.distinct()
+
+
+class RenderLine:
+    """One element as its line in *fmt* (for Spark's own part files)."""
+
+    def __init__(self, fmt: str) -> None:
+        self.fmt = fmt
+
+    def __call__(self, x) -> str:
+        return render([x], self.fmt)[:-1]
+
+
+def on_driver(write, retries: int, label: str):
+    """An output of the local engine run on the driver with each collected batch, retried as there."""
+
+    def output(batch_time, rdd) -> None:
+        batch, t = rdd.collect(), batch_time_ms(batch_time)
+        delay = 0.1
+        for attempt in range(1, retries + 2):
+            try:
+                write(batch, t)
+                return
+            except BrokenPipeError:
+                os._exit(0)  # the reader went away: end quietly, as the local engine does
+            except (OutputFailed, OSError) as exc:
+                if attempt > retries:
+                    raise OutputFailed(f"{label}: {exc} (after {attempt} attempts)") from exc
+                print(f"dstream: {label}: {exc}; retrying in {delay:.1f}s", file=sys.stderr, flush=True)
+                time.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    return output
+
+
+class SparkChainBuilder(ChainBuilder):
+    """Builds the chain on a ``pyspark.streaming.StreamingContext``; *outputs* collects each output's slide (ms),
+    so the runner knows at which batch times Spark has jobs to wait for."""
+
+    def __init__(self, context, inputs, main_input, namespace, *, batch_ms: int, output_retries: int) -> None:
+        super().__init__(context, inputs, main_input, namespace)
+        self.batch_ms = batch_ms
+        self.output_retries = output_retries
+        self.output_slides_ms: list[int] = []
+        self.stateful: list = []  # streams Spark checkpoints (update-state, inverse windows)
+
+    def _output(self, s, label: str, write) -> None:
+        self.output_slides_ms.append(round(s._slideDuration * 1000))
+        s.foreachRDD(on_driver(write, self.output_retries, label))
+
+    # --- stateless ---
+    def _map(self, s, a, label):
+        return s.map(self.fn(a["expr"], ("x",), label))
+
+    def _flat_map(self, s, a, label):
+        return s.flatMap(self.fn(a["expr"], ("x",), label))
+
+    def _filter(self, s, a, label):
+        return s.filter(self.fn(a["expr"], ("x",), label))
+
+    def _map_values(self, s, a, label):
+        return s.mapValues(self.fn(a["expr"], ("v",), label))
+
+    def _flat_map_values(self, s, a, label):
+        return s.flatMapValues(self.fn(a["expr"], ("v",), label))
+
+    def _key_by(self, s, a, label):
+        return s.map(KeyBy(self.fn(a["expr"], ("x",), label)))
+
+    def _parse(self, s, a, label):
+        return s.mapPartitions(ParseLines(a["format"]))
+
+    def _reduce(self, s, a, label):
+        return s.reduce(self.reducer(a["func"], label))
+
+    def _count(self, s, a, label):
+        return s.count()
+
+    def _count_by_value(self, s, a, label):
+        return s.countByValue()
+
+    def _reduce_by_key(self, s, a, label):
+        return s.reduceByKey(self.reducer(a["func"], label), a.get("partitions"))
+
+    def _group_by_key(self, s, a, label):
+        return s.groupByKey(a.get("partitions")).mapValues(list)
+
+    def _distinct(self, s, a, label):
+        return s.transform(_distinct)
+
+    def _transform(self, s, a, label):
+        return s.transform(transform_on_driver(self.fn(a["expr"], ("batch", "t"), label)))
+
+    def _repartition(self, s, a, label):
+        return s.repartition(a["num"])
+
+    # --- several streams ---
+    def _two(method):
+        def build(self, s, a, label):
+            return getattr(s, method)(self.stream(a["name"], label))
+
+        return build
+
+    _union = _two("union")
+    _join = _two("join")
+    _left_outer_join = _two("leftOuterJoin")
+    _right_outer_join = _two("rightOuterJoin")
+    _full_outer_join = _two("fullOuterJoin")
+
+    def _cogroup(self, s, a, label):
+        return s.cogroup(self.stream(a["name"], label)).mapValues(_lists)
+
+    # --- windows ---
+    def _window(self, s, a, label):
+        return s.window(seconds(a["length"]), seconds(a.get("slide")))
+
+    def _count_by_window(self, s, a, label):
+        return self._stateful(s.countByWindow(seconds(a["length"]), seconds(a["slide"])))
+
+    def _reduce_by_window(self, s, a, label):
+        inverse = self.reducer(a["inverse"], label) if a.get("inverse") else None
+        windowed = s.reduceByWindow(self.reducer(a["func"], label), inverse, seconds(a["length"]), seconds(a["slide"]))
+        return self._stateful(windowed) if inverse else windowed
+
+    def _reduce_by_key_and_window(self, s, a, label):
+        if a.get("filter") and not a.get("inverse"):
+            raise UsageError("--filter needs --inverse (as in Spark, the filter applies to the incremental window)")
+        inverse = self.reducer(a["inverse"], label) if a.get("inverse") else None
+        keep = self.fn(a["filter"], ("x",), label) if a.get("filter") else None
+        windowed = s.reduceByKeyAndWindow(self.reducer(a["func"], label), inverse, seconds(a["length"]),
+                                          seconds(a.get("slide")), a.get("partitions"), keep)
+        return self._stateful(windowed) if inverse else windowed
+
+    def _count_by_value_and_window(self, s, a, label):
+        return self._stateful(s.countByValueAndWindow(seconds(a["length"]), seconds(a["slide"])))
+
+    # --- state ---
+    def _update_state(self, s, a, label):
+        from ...expr import state_updater
+
+        update = state_updater(a["func"], label, self.namespace)
+        if a.get("timeout"):
+            return self._stateful(s.updateStateByKey(TimedStateUpdate(update, a["timeout"], self.batch_ms))) \
+                .mapValues(_unwrap_timed)
+        return self._stateful(s.updateStateByKey(update))
+
+    def _stateful(self, s):
+        self.stateful.append(s)
+        return s
+
+    # --- outputs ---
+    def _print(self, s, a, label):
+        self.output_slides_ms.append(round(s._slideDuration * 1000))
+        s.pprint(a.get("num") or 10)
+        return s
+
+    def _emit(self, s, a, label):
+        self._output(s, label, Emitter(_stdout, a.get("format") or "tsv"))
+        return s
+
+    def _save_as_text_files(self, s, a, label):
+        fmt = a.get("format") or "text"
+        if a.get("layout") == "spark":
+            self.output_slides_ms.append(round(s._slideDuration * 1000))
+            (s if fmt == "text" else s.map(RenderLine(fmt))).saveAsTextFiles(a["prefix"], a.get("suffix"))
+        else:
+            self._output(s, label, TextFilesWriter(a["prefix"], a.get("suffix"), fmt))
+        return s
+
+    def _foreach_batch(self, s, a, label):
+        timeout_s = a["timeout"] / 1000 if a.get("timeout") else None
+        self._output(s, label, CommandRunner(a["command"], a.get("format") or "tsv", _stdout, timeout_s))
+        return s
+
+    def _local_only(self, s, a, label):
+        raise UsageError(f"{a['_stage']} writes to {LOCAL_ONLY_STAGES[a['_stage']]} from the local engine only in "
+                         "this version; run this chain with --engine local")
+
+    def _save_to_kafka(self, s, a, label):
+        return self._local_only(s, {**a, "_stage": "save-to-kafka"}, label)
+
+    def _save_to_db(self, s, a, label):
+        return self._local_only(s, {**a, "_stage": "save-to-db"}, label)

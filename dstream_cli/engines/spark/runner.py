@@ -1,0 +1,470 @@
+"""Running the chain on Spark: the SparkContext, inputs, the clock, stopping, and Spark's batch figures.
+
+Queue mode drives Spark's ``ManualClock`` from here one batch at a time, so batch times are the local
+engine's and nothing sleeps; a batch is done when Spark's listener says so. Every other mode runs on
+Spark's own clock until an input ends, the stop file appears, a signal or ``--batches``/``--run-for``
+asks, and then stops gracefully: what was received is processed before the exit.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+
+import orjson
+
+from ...errors import ExitStatus, StageFailed, UsageError
+from ...expr import Namespace
+from ...formats import batch_parser
+from ...inputs import queue_file_batches
+from ...metrics import BatchInfo, MetricsWriter
+from .builder import ParseLines, SparkChainBuilder, seconds
+from .served import LineServer
+
+MANUAL_CLOCK = "org.apache.spark.util.ManualClock"
+SYSTEM_CLOCK = "org.apache.spark.util.SystemClock"
+#: what dstream writes into a --checkpoint directory beside Spark's own files
+CHAIN_FILE = "dstream-chain.json"
+#: inputs read by a dstream receiver in the driver and served to Spark over TCP
+SERVED_KINDS = ("stdin", "file", "listen", "receiver")
+#: errors only: a Unix tool does not print the JVM's start-up notices
+QUIET_LOG4J = "file:" + os.path.join(os.path.dirname(os.path.abspath(__file__)), "log4j2-quiet.properties")
+
+_PYTHON_ERROR = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Failed|Exit|Interrupt)): (.*)$")
+_STAGE_FRAME = re.compile(r'File "<(stage \d+ \([^>]*\))>"')
+
+
+def python_error(text: str) -> tuple[str | None, str]:
+    """(stage label, "Error: message") of the first Python error in a Spark failure's text: the root cause
+    raised in a worker, with the stage whose expression raised it (its pseudo-filename names it)."""
+    stage = None
+    for line in text.splitlines():
+        frame = _STAGE_FRAME.search(line)
+        if frame:
+            stage = frame.group(1)
+        match = _PYTHON_ERROR.match(line.strip())
+        if match and not match.group(1).startswith(("py4j.", "java.", "org.", "scala.")):
+            name = match.group(1)
+            if name.startswith("dstream_cli."):
+                return stage, match.group(2)
+            return stage, f"{name.rsplit('.', 1)[-1]}: {match.group(2)}"
+    lines = [line for line in text.splitlines() if line.strip()]
+    return stage, lines[0] if lines else text
+
+
+class _Naming:
+    """What ChainBuilder asks of a context: a scope naming what it creates, and stderr for warnings."""
+
+    def stage(self, label: str):
+        return contextlib.nullcontext()
+
+    def stderr(self):
+        return sys.stderr
+
+
+class BatchListener:
+    """Spark's batch figures: the completed batch times, records per input, --metrics and the live view."""
+
+    def __init__(self, batch_ms: int, metrics_path: str | None, progress: bool, queue_sizes: dict[int, int]) -> None:
+        self.completed: set[int] = set()
+        self.count = 0
+        self.records_by_stream: dict[int, int] = {}
+        self.queue_sizes = queue_sizes  # queue streams report no records to Spark: their sizes by batch time
+        self.changed = threading.Condition()
+        self.metrics = MetricsWriter(metrics_path) if metrics_path else None
+        self.view = None
+        if progress:
+            from ...progress import ProgressView
+
+            self.view = ProgressView(sys.stderr, batch_ms)
+
+    def batch_completed(self, info) -> None:
+        t = info.batchTime().milliseconds()
+        inputs = info.streamIdToInputInfo()
+        with self.changed:
+            for stream_id in inputs.keySet():
+                self.records_by_stream[stream_id] = (self.records_by_stream.get(stream_id, 0)
+                                                     + inputs.get(stream_id).numRecords())
+            self.completed.add(t)
+            self.count += 1
+            self.changed.notify_all()
+        figures = BatchInfo(
+            batch_time=t, records_in=info.numRecords() + self.queue_sizes.get(t, 0),
+            processing_ms=max(info.processingDelay(), 0), scheduling_delay_ms=max(info.schedulingDelay(), 0),
+            total_delay_ms=max(info.totalDelay(), 0), backlog=None, skipped=0, keys_in_state=None)
+        if self.metrics:
+            self.metrics.write(figures)
+        if self.view:
+            self.view.update(figures)
+
+    def close(self) -> None:
+        if self.metrics:
+            self.metrics.close()
+        if self.view:
+            self.view.close()
+
+
+def _spark_listener(listener: BatchListener):
+    from pyspark.streaming.listener import StreamingListener
+
+    class Forward(StreamingListener):
+        def onBatchCompleted(self, batchCompleted):  # noqa: N802 - Spark's name
+            listener.batch_completed(batchCompleted.batchInfo())
+
+    return Forward()
+
+
+class SparkRun:
+    """One run of *specs* on Spark, with the CLI's *options*."""
+
+    def __init__(self, specs, options: dict, inputs: dict[str, tuple[str, object]], main_input: str) -> None:
+        self.specs = specs
+        self.options = options
+        self.inputs = inputs  # name -> (kind, target)
+        self.main_input = main_input
+        self.batch_ms = options["batch"]
+        self.queue_mode = any(kind == "queue" for kind, _ in inputs.values())
+        self.served: dict[str, LineServer] = {}
+        self.queue_batches: dict[str, list[list]] = {}
+        self.stream_ids: dict[str, int] = {}
+        self.output_slides_ms: list[int] = []
+        self.stop_requested = threading.Event()
+        self.interrupts = 0
+        self.owns_context = False
+        self.temporary_checkpoint: str | None = None
+        self.chain_file = None
+        self.saved: dict = {}
+
+    # --- the SparkContext ------------------------------------------------------------------
+    def spark_context(self):
+        import warnings
+
+        from pyspark import SparkConf, SparkContext
+
+        warnings.filterwarnings("ignore", message="DStream is deprecated", category=FutureWarning)
+        # the executors' Python is this one (with dstream and orjson) unless the user says otherwise
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        sc = SparkContext._active_spark_context
+        if sc is None:
+            conf = SparkConf().setMaster(self.options["master"]).setAppName("dstream")
+            conf.set("spark.ui.showConsoleProgress", "false")
+            if not self.options["debug"]:  # Spark's start-up notices are not ours to print
+                conf.set("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={QUIET_LOG4J}")
+            for key, value in self.options["spark_conf"]:
+                conf.set(key, value)
+            sc = SparkContext(conf=conf)
+            self.owns_context = True
+            if self.options["debug"]:
+                sc.setLogLevel("WARN")
+            self._ship_code(sc)
+        live = sc._jsc.sc().conf()  # read by each new StreamingContext and receiver
+        for key, value in self._streaming_conf().items():
+            live.set(key, value)
+        return sc
+
+    def _streaming_conf(self) -> dict[str, str]:
+        options = self.options
+        conf = {"spark.streaming.clock": MANUAL_CLOCK if self.queue_mode else SYSTEM_CLOCK}
+        if options["max_rate"]:
+            conf["spark.streaming.receiver.maxRate"] = str(int(options["max_rate"]))
+        if options["backpressure"]:
+            conf["spark.streaming.backpressure.enabled"] = "true"
+            if options["initial_rate"]:
+                conf["spark.streaming.backpressure.initialRate"] = str(int(options["initial_rate"]))
+        if options["wal"]:
+            conf["spark.streaming.receiver.writeAheadLog.enable"] = "true"
+        return conf
+
+    def _ship_code(self, sc) -> None:
+        """--import modules that are files here (not installed) go to the executors; on a cluster, dstream too."""
+        import importlib.util
+
+        here = os.path.realpath(os.getcwd())
+        for name in self.options["imports"]:
+            spec = importlib.util.find_spec(name.split(".")[0])
+            origin = spec.origin if spec else None
+            if origin and os.path.realpath(origin).startswith(here + os.sep):
+                sc.addPyFile(self._zip_package(os.path.dirname(origin)) if origin.endswith("__init__.py") else origin)
+        if not self.options["master"].startswith("local"):
+            sc.addPyFile(self._zip_package(os.path.dirname(os.path.dirname(os.path.dirname(__file__)))))
+
+    def _zip_package(self, directory: str) -> str:
+        base = os.path.join(self._scratch(), os.path.basename(directory))
+        return shutil.make_archive(base, "zip", os.path.dirname(directory), os.path.basename(directory))
+
+    def _scratch(self) -> str:
+        if self.temporary_checkpoint is None:
+            self.temporary_checkpoint = tempfile.mkdtemp(prefix="dstream-spark-")
+        return self.temporary_checkpoint
+
+    # --- inputs ----------------------------------------------------------------------------
+    def _input_factory(self, holder: dict, name: str, kind: str, target):
+        fmt = self.options["fmt"]
+
+        def create():
+            ssc = holder["ssc"]
+            if kind == "queue":
+                batches = self._read_queue(name, target)
+                stream = ssc.queueStream(batches or [[]], oneAtATime=True)
+                return stream  # parsed when read: records, not lines
+            if kind == "tcp":
+                stream = ssc.socketTextStream(*target)
+            elif kind == "dir":
+                stream = ssc.textFileStream(target)
+            elif kind in SERVED_KINDS:
+                host, port = self._serve(name, kind, target)
+                stream = ssc.socketTextStream(host, port)
+            else:
+                raise UsageError(f"input {name}: {kind} inputs run on the local engine only in this version "
+                                 "(Spark's Kafka stream has no Python API); run with --engine local")
+            self.stream_ids[name] = stream._jdstream.inputDStream().id()
+            return stream if fmt == "text" else stream.mapPartitions(ParseLines(fmt))
+
+        return create
+
+    def _read_queue(self, name: str, target) -> list[list]:
+        stream = getattr(sys.stdin, "buffer", sys.stdin) if target == "-" else open(target, "rb")  # noqa: SIM115
+        parse = batch_parser(self.options["fmt"])
+        batches = []
+        with stream if target != "-" else contextlib.nullcontext():
+            for block in queue_file_batches(stream, self.options["max_line_bytes"]):
+                if block.bad:
+                    raw, reason = block.bad[0]
+                    raise UsageError(f"input {name}, batch {len(batches) + 1}: {reason}: {raw[:80]!r}")
+                batches.append(parse(list(block.records)) if self.options["fmt"] != "text" else list(block.records))
+        self.queue_batches[name] = batches
+        return batches
+
+    def _serve(self, name: str, kind: str, target) -> tuple[str, int]:
+        from ...expr import compile_function
+        from ...receivers.socket import ListenReceiver
+        from ...receivers.stream import FileReceiver, LineStreamReceiver
+
+        options = self.options
+        limit = options["max_line_bytes"]
+        if kind == "stdin":
+            receiver = LineStreamReceiver(getattr(sys.stdin, "buffer", sys.stdin), limit)
+        elif kind == "file":
+            receiver = FileReceiver(target, limit)
+        elif kind == "listen":
+            receiver = ListenReceiver(*target, limit, options["max_connections"], False,
+                                      options["client_timeout"] / 1000)
+        else:
+            receiver = compile_function(target, (), f"receiver {target}")()
+        host, port = self.saved.get("served", {}).get(name, (self._driver_host(), 0))
+        server = LineServer(name, receiver, host, port)
+        self.served[name] = server
+        return server.address
+
+    def _driver_host(self) -> str:
+        """Where executors reach the driver: loopback for a local master, else the address Spark's driver uses."""
+        from pyspark import SparkContext
+
+        if self.options["master"].startswith("local"):
+            return "127.0.0.1"
+        return SparkContext._active_spark_context.getConf().get("spark.driver.host", "127.0.0.1")
+
+    # --- the graph -------------------------------------------------------------------------
+    def create_context(self, sc):
+        """A new StreamingContext with the chain built on it (Spark's ``getOrCreate`` setup function)."""
+        from pyspark.streaming import StreamingContext
+
+        ssc = StreamingContext(sc, seconds(self.batch_ms))
+        holder = {"ssc": ssc}
+        factories = {name: self._input_factory(holder, name, kind, target)
+                     for name, (kind, target) in self.inputs.items()}
+        builder = SparkChainBuilder(_Naming(), factories, self.main_input, Namespace(self.options["imports"]),
+                                    batch_ms=self.batch_ms, output_retries=self.options["output_retries"])
+        builder.build(self.specs)
+        used = list(builder.created_inputs)
+        if self.queue_mode and not all(self.inputs[n][0] == "queue" for n in used):
+            raise UsageError("if any input is queue:, all must be (inputs here: "
+                             + ", ".join(f"{n} ({self.inputs[n][0]})" for n in used) + ")")
+        self.output_slides_ms = builder.output_slides_ms
+        checkpoint = self.options["checkpoint"]
+        if checkpoint or builder.stateful:
+            ssc.checkpoint(checkpoint or os.path.join(self._scratch(), "checkpoint"))
+        if self.options["checkpoint_interval"]:
+            for stream in builder.stateful:
+                stream.checkpoint(seconds(self.options["checkpoint_interval"]))
+        self._save_chain()
+        return ssc
+
+    def _fingerprint(self) -> list:
+        return [[spec.name, {k: v for k, v in spec.args.items()}] for spec in self.specs] + [
+            self.batch_ms, self.options["fmt"], sorted([n, k, str(t)] for n, (k, t) in self.inputs.items())]
+
+    def _load_chain(self) -> None:
+        """Spark's checkpoint holds the code of the chain that wrote it: refuse to resume another chain."""
+        checkpoint = self.options["checkpoint"]
+        if not checkpoint or "://" in checkpoint:
+            return
+        self.chain_file = os.path.join(checkpoint, CHAIN_FILE)
+        if not os.path.exists(self.chain_file):
+            return
+        with open(self.chain_file, "rb") as handle:
+            self.saved = orjson.loads(handle.read())
+        if self.saved.get("fingerprint") != orjson.loads(orjson.dumps(self._fingerprint(), default=str)):
+            raise UsageError(f"--checkpoint {checkpoint} was written by another chain or batch interval, and a Spark "
+                             "checkpoint runs the code that wrote it; use a new directory for this chain")
+
+    def _save_chain(self) -> None:
+        if self.chain_file is None:
+            return
+        from ...fsio import write_atomically
+
+        document = {"fingerprint": self._fingerprint(), "output_slides_ms": self.output_slides_ms,
+                    "served": {name: list(server.address) for name, server in self.served.items()},
+                    "stream_ids": self.stream_ids}
+        os.makedirs(os.path.dirname(self.chain_file), exist_ok=True)
+        write_atomically(self.chain_file, orjson.dumps(document, default=str))
+        self.saved = orjson.loads(orjson.dumps(document, default=str))
+
+    def _restored(self) -> None:
+        """A context from the checkpoint: its inputs are Spark's; the served ones are served again on their ports."""
+        self.output_slides_ms = self.saved.get("output_slides_ms", [])
+        self.stream_ids = self.saved.get("stream_ids", {})
+        for name in self.saved.get("served", {}):
+            kind, target = self.inputs[name]
+            self._serve(name, kind, target)
+
+    # --- running ---------------------------------------------------------------------------
+    def run(self) -> ExitStatus:
+        from py4j.protocol import Py4JJavaError
+        from pyspark.streaming import StreamingContext
+
+        sc = self.spark_context()
+        ssc = None
+        listener = None
+        restore_signals = self._install_signal_handlers()
+        try:
+            self._load_chain()
+            checkpoint = self.options["checkpoint"]
+            created = []
+            if checkpoint and self.saved:
+                if self.queue_mode:
+                    raise UsageError(f"--checkpoint {checkpoint} holds a queue stream, which Spark cannot recover "
+                                     "(its queueStream is not checkpointable); use a new directory")
+                ssc = StreamingContext.getOrCreate(checkpoint, lambda: created.append(1) or self.create_context(sc))
+                if not created:
+                    self._restored()
+            else:
+                ssc = self.create_context(sc)
+            start_ms = self.options["start_time"]
+            queue_sizes = {}
+            if self.queue_mode:
+                if start_ms % self.batch_ms:
+                    raise UsageError(f"--start-time {start_ms} is not a multiple of --batch {self.batch_ms}ms: "
+                                     "Spark's batch times are multiples of the batch interval")
+                for batches in self.queue_batches.values():
+                    for i, batch in enumerate(batches):
+                        t = start_ms + (i + 1) * self.batch_ms
+                        queue_sizes[t] = queue_sizes.get(t, 0) + len(batch)
+            listener = BatchListener(self.batch_ms, self.options["metrics"], self._progress(), queue_sizes)
+            ssc.addStreamingListener(_spark_listener(listener))
+            clock = ssc._jssc.ssc().scheduler().clock()
+            if self.queue_mode:
+                clock.setTime(start_ms)
+            ssc.start()
+            for server in self.served.values():
+                server.start()
+            if self.queue_mode:
+                self._step_queue(ssc, clock, listener, start_ms)
+                ssc.stop(stopSparkContext=self.owns_context, stopGraceFully=False)
+            else:
+                self._run_live(ssc, listener)
+                ssc.stop(stopSparkContext=self.owns_context, stopGraceFully=True)
+            ssc = None
+            self._check_served()
+            stop_file = self.options["stop_file"]
+            if stop_file and os.path.exists(stop_file):
+                os.unlink(stop_file)
+            return ExitStatus.OK
+        except Py4JJavaError as error:
+            stage, message = python_error(str(error.java_exception) + "\n" + str(error))
+            raise StageFailed(f"{self._stage_label(stage)}: {message}" if stage else f"Spark job failed: {message}") \
+                from None
+        finally:
+            restore_signals()
+            if ssc is not None:
+                with contextlib.suppress(Exception):
+                    ssc.stop(stopSparkContext=self.owns_context, stopGraceFully=False)
+            for server in self.served.values():
+                server.close()
+            if listener is not None:
+                listener.close()
+            if self.temporary_checkpoint:
+                shutil.rmtree(self.temporary_checkpoint, ignore_errors=True)
+
+    def _stage_label(self, stage: str) -> str:
+        """"stage 2 (map)" with its expression, as the local engine names a failing stage."""
+        number = int(stage.split()[1])
+        spec = self.specs[number - 1] if number <= len(self.specs) else None
+        source = spec and (spec.args.get("expr") or spec.args.get("func"))
+        return f"{stage[:-1]} {source!r})" if source else stage
+
+    def _progress(self) -> bool:
+        progress = self.options["progress"]
+        return sys.stderr.isatty() if progress is None else progress
+
+    def _wait(self, ssc, seconds_: float) -> None:
+        """Sleep on the context: a failed job raises here."""
+        if ssc.awaitTerminationOrTimeout(seconds_):
+            raise StageFailed("the Spark streaming context stopped by itself")
+
+    def _step_queue(self, ssc, clock, listener: BatchListener, start_ms: int) -> None:
+        """Advance the manual clock a batch at a time; wait for the batches that have jobs to complete."""
+        longest = max((len(b) for b in self.queue_batches.values()), default=0)
+        total = self.options["batches"] or longest
+        for i in range(total):
+            if self._should_stop(None):
+                break
+            t = start_ms + (i + 1) * self.batch_ms
+            clock.advance(self.batch_ms)
+            if any((t - start_ms) % slide == 0 for slide in self.output_slides_ms):
+                while t not in listener.completed:
+                    self._check_served()
+                    self._wait(ssc, 0.01)
+
+    def _run_live(self, ssc, listener: BatchListener) -> None:
+        run_for = self.options["run_for"]
+        deadline = None if run_for is None else time.monotonic() + run_for / 1000
+        while not self._should_stop(deadline):
+            if self.options["batches"] and listener.count >= self.options["batches"]:
+                return
+            if self.served and all(server.ended and listener.records_by_stream.get(self.stream_ids[name], 0)
+                                   >= server.sent for name, server in self.served.items()) \
+                    and len(self.served) == len(self.stream_ids):
+                return  # every input ended and Spark processed all it was served
+            self._check_served()
+            self._wait(ssc, 0.1)
+
+    def _check_served(self) -> None:
+        for server in self.served.values():
+            if server.failure:
+                raise StageFailed(server.failure)
+
+    def _should_stop(self, deadline) -> bool:
+        stop_file = self.options["stop_file"]
+        return (self.stop_requested.is_set() or (stop_file is not None and os.path.exists(stop_file))
+                or (deadline is not None and time.monotonic() >= deadline))
+
+    def _install_signal_handlers(self):
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+
+        def on_signal(number, frame):
+            if number == signal.SIGINT:
+                self.interrupts += 1
+                if self.interrupts > 1:
+                    os._exit(ExitStatus.INTERRUPTED)
+            self.stop_requested.set()
+
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+        return lambda: [signal.signal(sig, handler) for sig, handler in previous.items()]
