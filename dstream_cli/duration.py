@@ -50,3 +50,10 @@ def require_multiple(what: str, ms: int, of_what: str, of_ms: int) -> None:
         f"{what} {format_duration(ms)} is not a multiple of {of_what} {format_duration(of_ms)}"
         f" (try {' or '.join(options)})"
     )
+
+
+def require_same_slide(label: str, left_ms: int, right_ms: int) -> None:
+    """Two streams combined batch by batch (union, joins, cogroup) must slide together."""
+    if left_ms != right_ms:
+        raise UsageError(f"{label}: the two streams have different slides ({left_ms} ms and {right_ms} ms);"
+                         " window both the same way")

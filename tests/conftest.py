@@ -60,13 +60,78 @@ def library_batches(build, batches: list[list], batch: str = "1s", batches_count
     return seen
 
 
-@pytest.fixture(params=["cli", "library"])
+def need_pyspark():
+    """pyspark, or a skip saying how to install it; in CI (CI=true) its absence fails instead: there the Spark
+    engine's tests must run."""
+    try:
+        import pyspark
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail("pyspark is not installed, and CI must run the --engine spark tests: pip install '.[test]'")
+        pytest.skip("pyspark is not installed (pip install '.[spark]')")
+    return pyspark
+
+
+@pytest.fixture(scope="session")
+def spark_context():
+    """One local[2] SparkContext for every in-process --engine spark run of the session (each run makes its own
+    StreamingContext on it and leaves it running)."""
+    need_pyspark()
+    from pyspark import SparkConf, SparkContext
+
+    from dstream_cli.engines.spark.runner import QUIET_LOG4J
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    conf = (SparkConf().setMaster("local[2]").setAppName("dstream-tests").set("spark.ui.enabled", "false")
+            .set("spark.ui.showConsoleProgress", "false")
+            .set("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={QUIET_LOG4J}"))
+    sc = SparkContext(conf=conf)
+    yield sc
+    sc.stop()
+
+
+class AnyOrder(list):
+    """A batch from Spark, equal to a list with the same elements in any order: after a shuffle Spark's order is
+    its hash partitioning's."""
+
+    def __eq__(self, other):
+        return isinstance(other, list) and sorted(map(repr, self)) == sorted(map(repr, other))
+
+    __hash__ = None
+
+
+def spark_batches(request, tmp_path, stages, batches, options=(), batch="1s"):
+    request.getfixturevalue("spark_context")
+    got = cli_batches(tmp_path, stages, batches, [*options, "--engine", "spark"], batch)
+    return [(t, AnyOrder(b)) for t, b in got]
+
+
+@pytest.fixture(params=["local", "spark"])
+def engine(request):
+    """``--engine`` options for a CLI run on each engine; *wrap* makes a Spark batch compare in any order."""
+
+    class Engine:
+        name = request.param
+        options = ["--engine", "spark"] if request.param == "spark" else []
+
+        @staticmethod
+        def wrap(batches):
+            return [(t, AnyOrder(b)) for t, b in batches] if request.param == "spark" else batches
+
+    if request.param == "spark":
+        request.getfixturevalue("spark_context")
+    return Engine
+
+
+@pytest.fixture(params=["cli", "library", "spark"])
 def entry_point(request, tmp_path):
-    """Runs one golden case through the CLI or the library; both must give the same batches."""
+    """Runs one golden case through the CLI, the library or the CLI on Spark; all must give the same batches."""
 
     def run(case, batch="1s", options=()):
         if request.param == "cli":
             return cli_batches(tmp_path, case["cli"], case["input"], options, batch)
+        if request.param == "spark":
+            return spark_batches(request, tmp_path, case["cli"], case["input"], options, batch)
         count = next((int(options[i + 1]) for i, o in enumerate(options) if o == "--batches"), None)
         return library_batches(case["lib"], case["input"], batch, count)
 

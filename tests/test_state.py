@@ -26,7 +26,7 @@ def test_named_state_functions(entry_point):
     for name, expected in (("sum", [("a", 3)]), ("count", [("a", 2)]), ("last", [("a", 2)])):
         case = dict(cli=["map", "tuple([x[0], int(x[1])])", "update-state", name],
                     lib=None, input=[["a1", "a2"]])
-        if entry_point.name == "cli":
+        if entry_point.name != "library":  # the named forms are the command line's spellings
             assert entry_point(case) == [(1000, expected)], name
 
 

@@ -6,7 +6,8 @@ import operator
 from typing import Callable, Iterable, Iterator
 
 from ..dstream import DStream
-from ..errors import RECORD_ERRORS, UsageError
+from ..duration import require_same_slide
+from ..errors import RECORD_ERRORS
 from ..receivers.chunks import LineBatch, LineChunk
 from .batch import Fold, Step, as_pair, count_pairs_step, require_pairs, sum_items_step
 
@@ -143,11 +144,7 @@ class TransformedWithDStream(DStream):
     """``func(left_batch, right_batch)`` per batch time: union, the joins, cogroup."""
 
     def __init__(self, left: DStream, right: DStream, func: Callable[[list, list], list], label: str) -> None:
-        if left.slide_ms != right.slide_ms:
-            raise UsageError(
-                f"{label}: the two streams have different slides ({left.slide_ms} ms and {right.slide_ms} ms);"
-                " window both the same way"
-            )
+        require_same_slide(label, left.slide_ms, right.slide_ms)
         super().__init__(left.context, [left, right])
         self.func = func
         self.label = label

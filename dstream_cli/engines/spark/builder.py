@@ -13,6 +13,7 @@ import sys
 import time
 
 from ...chain import ChainBuilder
+from ...duration import require_same_slide
 from ...errors import OutputFailed, UsageError
 from ...formats import batch_parser, render
 from ...outputs import CommandRunner, Emitter, TextFilesWriter
@@ -185,9 +186,14 @@ class SparkChainBuilder(ChainBuilder):
         return s.repartition(a["num"])
 
     # --- several streams ---
+    def _other(self, s, a, label):
+        other = self.stream(a["name"], label)
+        require_same_slide(label, round(s._slideDuration * 1000), round(other._slideDuration * 1000))
+        return other
+
     def _two(method):
         def build(self, s, a, label):
-            return getattr(s, method)(self.stream(a["name"], label))
+            return getattr(s, method)(self._other(s, a, label))
 
         return build
 
@@ -198,7 +204,7 @@ class SparkChainBuilder(ChainBuilder):
     _full_outer_join = _two("fullOuterJoin")
 
     def _cogroup(self, s, a, label):
-        return s.cogroup(self.stream(a["name"], label)).mapValues(_lists)
+        return s.cogroup(self._other(s, a, label)).mapValues(_lists)
 
     # --- windows ---
     def _window(self, s, a, label):

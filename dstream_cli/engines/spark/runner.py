@@ -220,10 +220,10 @@ class SparkRun:
             elif kind in SERVED_KINDS:
                 host, port = self._serve(name, kind, target)
                 stream = ssc.socketTextStream(host, port)
+                self.stream_ids[name] = stream._jdstream.inputDStream().id()  # its records in Spark's figures
             else:
                 raise UsageError(f"input {name}: {kind} inputs run on the local engine only in this version "
                                  "(Spark's Kafka stream has no Python API); run with --engine local")
-            self.stream_ids[name] = stream._jdstream.inputDStream().id()
             return stream if fmt == "text" else stream.mapPartitions(ParseLines(fmt))
 
         return create

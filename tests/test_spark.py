@@ -1,0 +1,335 @@
+"""--engine spark end to end: the real command on local Spark and on a standalone cluster started here.
+
+The golden tables (stateless, streams, windows, state) run on Spark through the ``entry_point`` and
+``engine`` fixtures; this module covers what only a whole run shows: inputs served from the driver,
+Spark's own receivers, stopping, checkpoints, metrics, errors and the cluster.
+"""
+import collections
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import orjson
+import pytest
+
+from conftest import AnyOrder, free_port, installed_dstream, invoke, queue_text, read_batch_files, wait_for
+
+LOCAL = ["--engine", "spark", "--master", "local[2]"]
+WORDS = ["to be or not to be", "that is the question", "to be"]
+
+
+@pytest.fixture(autouse=True)
+def _pyspark(request):
+    from conftest import need_pyspark
+
+    need_pyspark()
+
+
+def spark_env() -> dict:
+    # executors reach the driver on loopback; Spark's notices stay out of the assertions' way
+    return dict(os.environ, SPARK_LOCAL_IP="127.0.0.1", PYSPARK_PYTHON=sys.executable)
+
+
+def dstream(*args, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([*installed_dstream(), *args], capture_output=True, text=True, timeout=180,
+                          env=spark_env(), **kwargs)
+
+
+def word_counts(lines) -> collections.Counter:
+    return collections.Counter(word for line in lines for word in line.split())
+
+
+def emitted_counts(stdout: str) -> collections.Counter:
+    totals: collections.Counter = collections.Counter()
+    for line in stdout.splitlines():
+        word, count = line.split("\t")
+        totals[word] += int(count)
+    return totals
+
+
+class LineServer:
+    """A TCP server for ``--socket``: sends *lines* to the first client, then keeps the connection open."""
+
+    def __init__(self, lines) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.lines = lines
+        self.connections = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        connection, _ = self.listener.accept()
+        self.connections.append(connection)
+        connection.sendall("".join(f"{line}\n" for line in self.lines).encode())
+
+    def close(self) -> None:
+        for connection in self.connections:
+            connection.close()
+        self.listener.close()
+
+
+def test_stdin_word_count_equals_the_local_engines():
+    """stdin is read by the driver and served to Spark's socket receiver; every line is counted once, and the run
+    ends by itself at end of input with exit 0."""
+    text = "".join(f"{line}\n" for line in WORDS * 50)
+    chain = ["flat-map", "x.split()", "map", "(x, 1)", "reduce-by-key", "sum", "emit"]
+    on_spark = dstream(*LOCAL, "--batch", "500ms", *chain, input=text)
+    assert on_spark.returncode == 0, on_spark.stderr
+    local = dstream("--batch", "500ms", *chain, input=text)
+    assert emitted_counts(on_spark.stdout) == emitted_counts(local.stdout) == word_counts(WORDS * 50)
+    assert on_spark.stderr.count("\n") <= 1, on_spark.stderr  # at most the JVM's own module notice
+
+
+def test_socket_input_is_sparks_receiver_and_the_stop_file_stops_gracefully(tmp_path):
+    """--socket is socketTextStream on an executor; the stop file finishes what was received, is removed, exit 0."""
+    server = LineServer(WORDS * 20)
+    stop = tmp_path / "stop"
+    out = tmp_path / "out" / "w"
+    proc = subprocess.Popen([*installed_dstream(), *LOCAL, "--socket", f"127.0.0.1:{server.port}",
+                             "--stop-file", str(stop), "flat-map", "x.split()", "map", "(x, 1)", "reduce-by-key",
+                             "sum", "save-as-text-files", str(out), "--format", "repr"],
+                            stderr=subprocess.PIPE, text=True, env=spark_env())
+    try:
+        def counted():
+            return sum((collections.Counter(dict(b)) for _, b in read_batch_files(str(out))), collections.Counter())
+
+        wait_for(lambda: counted() == word_counts(WORDS * 20), timeout=90, what="every line counted")
+        stop.touch()
+        assert proc.wait(timeout=60) == 0, proc.stderr.read()
+        assert not stop.exists()
+    finally:
+        proc.kill()
+        server.close()
+
+
+def test_sigterm_on_a_listen_input_processes_what_was_received(tmp_path):
+    """--listen is served from the driver; SIGTERM stops receiving, processes every line received, exits 0."""
+    port = free_port()
+    out = tmp_path / "out" / "n"
+    proc = subprocess.Popen([*installed_dstream(), *LOCAL, "--listen", str(port), "count", "save-as-text-files",
+                             str(out)], stderr=subprocess.PIPE, text=True, env=spark_env())
+    try:
+        wait_for(lambda: _connects(port), timeout=90, what="the driver to listen")
+        with socket.create_connection(("127.0.0.1", port)) as producer:
+            producer.sendall(b"".join(b"line %d\n" % i for i in range(500)))
+
+        def counted():
+            return sum(int(b[0]) for _, b in read_batch_files(str(out)) if b)
+
+        wait_for(lambda: counted() == 500, timeout=90, what="500 lines counted")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0, proc.stderr.read()
+        assert counted() == 500
+    finally:
+        proc.kill()
+
+
+def _connects(port: int) -> bool:
+    from conftest import can_connect
+
+    return can_connect(port)
+
+
+def test_watch_is_sparks_text_file_stream(tmp_path):
+    """--watch DIR is textFileStream: files moved into DIR are read once."""
+    watched = tmp_path / "in"
+    watched.mkdir()
+    out = tmp_path / "out" / "w"
+    proc = subprocess.Popen([*installed_dstream(), *LOCAL, "--watch", str(watched), "--run-for", "60s",
+                             "flat-map", "x.split()", "count-by-value", "save-as-text-files", str(out), "--format",
+                             "repr"], stderr=subprocess.PIPE, text=True, env=spark_env())
+    try:
+        def counted():
+            return sum((collections.Counter(dict(b)) for _, b in read_batch_files(str(out))), collections.Counter())
+
+        wait_for(lambda: read_batch_files(str(out)), timeout=90, what="the first batch")
+        for i, line in enumerate(WORDS):
+            staged = tmp_path / f"part-{i}"
+            staged.write_text(line + "\n")
+            os.rename(staged, watched / staged.name)
+        wait_for(lambda: counted() == word_counts(WORDS), timeout=60, what="every file read")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0, proc.stderr.read()
+        assert counted() == word_counts(WORDS)
+    finally:
+        proc.kill()
+
+
+def test_update_state_resumes_from_sparks_checkpoint_and_another_chain_is_refused(tmp_path):
+    """--checkpoint is Spark's checkpoint directory, restored with StreamingContext.getOrCreate: a second run
+    carries the first run's state (Spark saves it every --checkpoint-interval, here every batch); a different
+    chain on the same directory is refused with exit 2."""
+    checkpoint = str(tmp_path / "ck")
+    chain = ["map", "(x, 1)", "update-state", "sum", "emit"]
+    every_batch = ["--checkpoint", checkpoint, "--checkpoint-interval", "1s"]
+    first = dstream(*LOCAL, *every_batch, *chain, input="a\na\nb\n")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.splitlines()[-2:] == AnyOrder(["a\t2", "b\t1"])
+    second = dstream(*LOCAL, *every_batch, *chain, input="a\n")
+    assert second.returncode == 0, second.stderr
+    assert AnyOrder(second.stdout.splitlines()[-2:]) == ["a\t3", "b\t1"]
+    other = dstream(*LOCAL, "--checkpoint", checkpoint, "map", "(x, 2)", "update-state", "sum", input="a\n")
+    assert other.returncode == 2
+    assert "was written by another chain" in other.stderr
+
+
+def test_metrics_are_sparks_batch_figures(tmp_path, spark_context):
+    """--metrics writes one line per completed batch from Spark's listener; queue batches count their records."""
+    metrics = tmp_path / "m.jsonl"
+    result = invoke(["--engine", "spark", "--queue", "-", "--metrics", str(metrics), "count"],
+                    input=queue_text([["a", "b"], [], ["c"]]))
+    assert result.exit_code == 0, result.stderr
+    lines = [orjson.loads(line) for line in metrics.read_bytes().splitlines()]
+    assert [(m["batch_time"], m["records_in"]) for m in lines] == [(1000, 2), (2000, 0), (3000, 1)]
+    assert all(m["processing_ms"] >= 0 and m["total_delay_ms"] >= m["processing_ms"] for m in lines)
+
+
+def test_layout_spark_writes_part_directories_from_the_executors(tmp_path, spark_context):
+    prefix = tmp_path / "out" / "counts"
+    result = invoke(["--engine", "spark", "--queue", "-", "flat-map", "x.split()", "count-by-value",
+                     "save-as-text-files", str(prefix), "--layout", "spark", "--suffix", "txt"],
+                    input=queue_text([["a b a"], ["c"]]))
+    assert result.exit_code == 0, result.stderr
+    for t, expected in ((1000, ["('a', 2)", "('b', 1)"]), (2000, ["('c', 1)"])):
+        directory = tmp_path / "out" / f"counts-{t}.txt"
+        assert (directory / "_SUCCESS").exists()
+        lines = [line for part in sorted(directory.glob("part-*")) for line in part.read_text().splitlines()]
+        assert AnyOrder(lines) == expected
+
+
+def test_the_local_layout_spark_is_the_same_directory_shape(tmp_path):
+    prefix = tmp_path / "out" / "counts"
+    result = invoke(["--queue", "-", "count", "save-as-text-files", str(prefix), "--layout", "spark"],
+                    input=queue_text([["a", "b"]]))
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "out" / "counts-1000").iterdir()) == ["_SUCCESS", "part-00000"]
+    assert (tmp_path / "out" / "counts-1000" / "part-00000").read_text() == "2\n"
+
+
+def test_a_failing_expression_is_one_line_naming_the_stage(spark_context):
+    result = invoke(["--engine", "spark", "--queue", "-", "map", "int(x)", "reduce", "sum"],
+                    input=queue_text([["1", "x"]]))
+    assert result.exit_code == 1
+    assert result.stderr == "dstream: stage 1 (map 'int(x)'): ValueError: invalid literal for int() with base 10: 'x'\n"
+
+
+def test_foreach_batch_runs_on_the_driver_with_the_batch_time(tmp_path, spark_context):
+    out = tmp_path / "batches"
+    result = invoke(["--engine", "spark", "--queue", "-", "foreach-batch",
+                     f'{{ echo "t=$DSTREAM_BATCH_TIME"; sort; }} >> {out}'], input=queue_text([["b", "a"], [], ["c"]]))
+    assert result.exit_code == 0, result.stderr
+    assert out.read_text() == "t=1000\na\nb\nt=3000\nc\n"
+
+
+def test_an_imported_module_file_reaches_the_executors(tmp_path):
+    """--import of a module that is a file here is shipped with SparkContext.addPyFile."""
+    (tmp_path / "shout.py").write_text("def loud(x):\n    return x.upper() + '!'\n")
+    result = dstream(*LOCAL, "--queue", "-", "--import", "shout", "map", "shout.loud(x)", "emit",
+                     input=queue_text([["a", "b"]]), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert AnyOrder(result.stdout.splitlines()) == ["A!", "B!"]
+
+
+@pytest.mark.parametrize("args, named", [
+    (["--workers", "2", "count"], "--workers"),
+    (["--on-error", "skip", "count"], "--on-error skip"),
+    (["--watch", ".", "--glob", "*.log", "count"], "--glob"),
+])
+def test_local_only_options_exit_2_naming_them(args, named):
+    result = invoke(["--engine", "spark", *args], input="")
+    assert result.exit_code == 2
+    assert named in result.stderr and "--engine local" in result.stderr
+
+
+@pytest.mark.parametrize("stages, named", [
+    (["save-to-db", "sqlite:///x.db", "t"], "save-to-db"),
+    (["save-to-kafka", "t", "--brokers", "127.0.0.1:9"], "save-to-kafka"),
+])
+def test_local_only_outputs_exit_2_naming_them(spark_context, stages, named):
+    result = invoke(["--engine", "spark", "--queue", "-", *stages], input="a\n")
+    assert result.exit_code == 2
+    assert named in result.stderr and "--engine local" in result.stderr
+
+
+def test_kafka_input_exits_2_on_spark(spark_context):
+    result = invoke(["--engine", "spark", "-i", "k=kafka://127.0.0.1:9/t", "from", "k", "count"])
+    assert result.exit_code == 2
+    assert "input k" in result.stderr and "--engine local" in result.stderr
+
+
+def test_spark_options_need_the_spark_engine():
+    result = invoke(["--master", "local[2]", "--queue", "-", "count"], input="a\n")
+    assert result.exit_code == 2
+    assert "--master needs --engine spark" in result.stderr
+
+
+def test_without_pyspark_the_engine_exits_2_with_the_install_line():
+    code = "import sys; sys.modules['pyspark'] = None; from dstream_cli.cli import main; main()"
+    result = subprocess.run([sys.executable, "-c", code, "--engine", "spark", "--queue", "-", "count"],
+                            input="a\n", capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr == ("dstream: --engine spark needs pyspark: pip install 'dstream[spark]' "
+                             "(and Java 17 or newer)\n")
+
+
+# --- a real standalone cluster ------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def standalone_cluster(tmp_path_factory):
+    """A Spark master and one worker on 127.0.0.1, from the scripts inside pyspark; stopped afterwards."""
+    import pyspark
+
+    home = os.path.dirname(pyspark.__file__)
+    env = dict(spark_env(), SPARK_HOME=home)
+    work = tmp_path_factory.mktemp("spark-worker")
+    port, ui, worker_ui = free_port(), free_port(), free_port()
+    spark_class = os.path.join(home, "bin", "spark-class")
+    logs = open(work / "cluster.log", "wb")  # noqa: SIM115 - closed below
+    master = subprocess.Popen([spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
+                               "--port", str(port), "--webui-port", str(ui)], env=env, stdout=logs, stderr=logs)
+    worker = subprocess.Popen([spark_class, "org.apache.spark.deploy.worker.Worker", f"spark://127.0.0.1:{port}",
+                               "--host", "127.0.0.1", "--cores", "2", "--memory", "1g", "--webui-port", str(worker_ui),
+                               "--work-dir", str(work)], env=env, stdout=logs, stderr=logs)
+    try:
+        wait_for(lambda: b"Successfully registered with master" in (work / "cluster.log").read_bytes(),
+                 timeout=90, what="the worker to register")
+        yield f"spark://127.0.0.1:{port}"
+    finally:
+        for process in (worker, master):
+            process.terminate()
+        for process in (worker, master):
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        logs.close()
+
+
+def test_a_windowed_word_count_on_a_standalone_cluster_stops_by_the_stop_file(tmp_path, standalone_cluster):
+    """--master spark://...: the socket receiver and the tasks run in the worker's executor; the files are the
+    windowed counts, and the stop file stops the run with exit 0."""
+    server = LineServer(WORDS)
+    stop = tmp_path / "stop"
+    out = tmp_path / "out" / "wc"
+    proc = subprocess.Popen([*installed_dstream(), "--engine", "spark", "--master", standalone_cluster,
+                             "--socket", f"127.0.0.1:{server.port}", "--batch", "1s", "--stop-file", str(stop),
+                             "flat-map", "x.split()", "map", "(x, 1)", "reduce-by-key-and-window", "sum", "4s", "2s",
+                             "save-as-text-files", str(out), "--format", "repr"],
+                            stderr=subprocess.PIPE, text=True, env=spark_env())
+    try:
+        def windows():
+            return [dict(b) for _, b in read_batch_files(str(out))]
+
+        wait_for(lambda: word_counts(WORDS) in windows(), timeout=150, what="a window with every word")
+        stop.touch()
+        assert proc.wait(timeout=90) == 0, proc.stderr.read()
+        assert not stop.exists()
+        times = [t for t, _ in read_batch_files(str(out))]
+        # windowed output only at slide times, which count from the stream's zero time
+        assert len(times) >= 2 and all(later - earlier == 2000 for earlier, later in zip(times, times[1:]))
+    finally:
+        proc.kill()
+        server.close()
