@@ -150,6 +150,9 @@ class StreamingContext:
         """Each new file in *directory*, read once (Spark's ``textFileStream``)."""
         from .receivers.watch import DirectoryReceiver
 
+        if "://" in directory:
+            raise UsageError(f"input {name or directory}: {directory}: the local engine watches local directories; "
+                             "a URL needs --engine spark")
         if not os.path.isdir(directory):
             raise UsageError(f"input {name or directory}: {directory} is not a directory (create it first)")
         receiver = DirectoryReceiver(directory, pattern, new_files_only, self.batch_ms, self.max_line_bytes,

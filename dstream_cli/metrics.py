@@ -14,9 +14,9 @@ class BatchInfo:
     processing_ms: int
     scheduling_delay_ms: int
     total_delay_ms: int
-    backlog: int
+    backlog: int | None  # None where the engine does not report it (Spark)
     skipped: int
-    keys_in_state: int
+    keys_in_state: int | None
     rate_limit: float | None = None
 
     def as_dict(self) -> dict:

@@ -14,6 +14,11 @@ def sparkline(values, ceiling: float | None = None) -> str:
     return "".join(SPARK[min(int(v / top * (len(SPARK) - 1)), len(SPARK) - 1)] for v in values)
 
 
+def _count(value: int | None) -> str:
+    """A figure, or "-" where the engine does not report it (Spark: backlog, keys in state)."""
+    return "-" if value is None else f"{value:,}"
+
+
 class ProgressView:
     """Current batch time, records, rates, delays, backlog, keys in state, and sparklines of recent batches."""
 
@@ -41,7 +46,7 @@ class ProgressView:
                       "rate", f"{self.rates[-1]:,.0f}/s")
         table.add_row("processing", f"{info.processing_ms} ms", "scheduling delay", f"{info.scheduling_delay_ms} ms",
                       "total delay", f"{info.total_delay_ms} ms")
-        table.add_row("backlog", f"{info.backlog:,}", "keys in state", f"{info.keys_in_state:,}",
+        table.add_row("backlog", _count(info.backlog), "keys in state", _count(info.keys_in_state),
                       "skipped", f"{info.skipped:,}")
         table.add_row("input rate", sparkline(self.rates), "processing / interval",
                       sparkline(self.processing, self.batch_ms), "rate limit",

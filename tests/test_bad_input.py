@@ -55,9 +55,3 @@ def test_skip_in_a_reduction_drops_only_the_bad_pair(tmp_path):
                     input="a1\na2\naz\nb5\n")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "a\t3\nb\t5\n"
-
-
-def test_spark_engine_is_reported_as_unavailable_not_a_traceback():
-    result = invoke(["--engine", "spark", "--queue", "-", "count"], input="a\n")
-    assert result.exit_code == 2
-    assert "--engine spark is not available" in result.stderr

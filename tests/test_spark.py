@@ -106,6 +106,21 @@ def test_socket_input_is_sparks_receiver_and_the_stop_file_stops_gracefully(tmp_
         server.close()
 
 
+def test_max_rate_is_sparks_receiver_rate(tmp_path):
+    """--max-rate N sets spark.streaming.receiver.maxRate: 2,000 lines waiting on the socket arrive at about N a
+    second instead of all in the first batch."""
+    server = LineServer([f"line {i}" for i in range(2000)])
+    metrics = tmp_path / "m.jsonl"
+    try:
+        result = dstream(*LOCAL, "--socket", f"127.0.0.1:{server.port}", "--max-rate", "200", "--run-for", "8s",
+                         "--metrics", str(metrics), "count", "emit")
+    finally:
+        server.close()
+    assert result.returncode == 0, result.stderr
+    received = [orjson.loads(line)["records_in"] for line in metrics.read_bytes().splitlines()]
+    assert 0 < sum(received) < 2000 and max(received) <= 300, received
+
+
 def test_sigterm_on_a_listen_input_processes_what_was_received(tmp_path):
     """--listen is served from the driver; SIGTERM stops receiving, processes every line received, exits 0."""
     port = free_port()
@@ -134,12 +149,13 @@ def _connects(port: int) -> bool:
     return can_connect(port)
 
 
-def test_watch_is_sparks_text_file_stream(tmp_path):
-    """--watch DIR is textFileStream: files moved into DIR are read once."""
+def test_watch_is_sparks_text_file_stream_and_takes_a_url(tmp_path):
+    """--watch DIR is textFileStream, so a file system URL (here file://) goes to Spark as it is: files moved
+    into DIR are read once."""
     watched = tmp_path / "in"
     watched.mkdir()
     out = tmp_path / "out" / "w"
-    proc = subprocess.Popen([*installed_dstream(), *LOCAL, "--watch", str(watched), "--run-for", "60s",
+    proc = subprocess.Popen([*installed_dstream(), *LOCAL, "--watch", f"file://{watched}", "--run-for", "60s",
                              "flat-map", "x.split()", "count-by-value", "save-as-text-files", str(out), "--format",
                              "repr"], stderr=subprocess.PIPE, text=True, env=spark_env())
     try:
@@ -186,6 +202,15 @@ def test_metrics_are_sparks_batch_figures(tmp_path, spark_context):
     lines = [orjson.loads(line) for line in metrics.read_bytes().splitlines()]
     assert [(m["batch_time"], m["records_in"]) for m in lines] == [(1000, 2), (2000, 0), (3000, 1)]
     assert all(m["processing_ms"] >= 0 and m["total_delay_ms"] >= m["processing_ms"] for m in lines)
+
+
+def test_the_live_view_shows_sparks_figures(spark_context):
+    """--progress draws Spark's batch figures on stderr, with '-' for what Spark does not report."""
+    result = invoke(["--engine", "spark", "--queue", "-", "--progress", "count", "emit"],
+                    input=queue_text([["a", "b"], ["c"]]))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "2\n1\n"
+    assert "keys in state" in result.stderr and "processing" in result.stderr
 
 
 def test_layout_spark_writes_part_directories_from_the_executors(tmp_path, spark_context):
@@ -259,6 +284,12 @@ def test_kafka_input_exits_2_on_spark(spark_context):
     result = invoke(["--engine", "spark", "-i", "k=kafka://127.0.0.1:9/t", "from", "k", "count"])
     assert result.exit_code == 2
     assert "input k" in result.stderr and "--engine local" in result.stderr
+
+
+def test_the_local_engine_refuses_a_url_to_watch():
+    result = invoke(["--watch", "hdfs://namenode/logs", "count"])
+    assert result.exit_code == 2
+    assert "a URL needs --engine spark" in result.stderr
 
 
 def test_spark_options_need_the_spark_engine():

@@ -10,7 +10,7 @@ from .. import __version__
 from ..formats import INPUT_FORMATS
 from ..receivers.blocks import DEFAULT_MAX_BACKLOG, DEFAULT_MAX_BACKLOG_BYTES
 from ..receivers.lines import DEFAULT_MAX_LINE_BYTES
-from .params import Duration, HostPort, InputURI, KeyValue, Rate
+from .params import Duration, HostPort, InputURI, KeyValue, Rate, WatchedDirectory
 from .stages import STAGES
 
 DURATION = Duration()
@@ -51,8 +51,8 @@ def _start_time(value: str) -> int:
               help="With --listen: producers connected at once; more wait.")
 @click.option("--client-timeout", type=DURATION, default="5m", show_default=True, metavar="DURATION",
               help="With --listen: close a connection that completes no line for this long (idle or trickling).")
-@click.option("--watch", type=click.Path(exists=True, file_okay=False), metavar="DIR",
-              help="Main input: new files in DIR.")
+@click.option("--watch", type=WatchedDirectory(), metavar="DIR",
+              help="Main input: new files in DIR (with --engine spark also an hdfs://, s3a:// or file:// URL).")
 @click.option("--glob", "glob_", metavar="PATTERN", help="With --watch: only file names matching PATTERN.")
 @click.option("--watch-existing", is_flag=True, help="With --watch: also read the files already there.")
 @click.option("--queue", type=click.Path(exists=True, dir_okay=False, allow_dash=True), metavar="FILE",

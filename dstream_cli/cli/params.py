@@ -62,6 +62,17 @@ class Rate(click.ParamType):
         return rate
 
 
+class WatchedDirectory(click.ParamType):
+    """--watch: an existing local directory, or a URL (hdfs://, s3a://, file://) for Spark to list."""
+
+    name = "directory"
+
+    def convert(self, value, param, ctx):
+        if "://" in str(value):
+            return str(value)
+        return click.Path(exists=True, file_okay=False).convert(value, param, ctx)
+
+
 class KeyValue(click.ParamType):
     """KEY=VALUE, as (key, value)."""
 
