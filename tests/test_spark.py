@@ -5,17 +5,16 @@ The golden tables (stateless, streams, windows, state) run on Spark through the 
 Spark's own receivers, stopping, checkpoints, metrics, errors and the cluster.
 """
 import collections
+import itertools
 import os
 import signal
 import socket
 import subprocess
 import sys
 import threading
-import time
 
 import orjson
 import pytest
-
 from conftest import AnyOrder, free_port, installed_dstream, invoke, queue_text, read_batch_files, wait_for
 
 LOCAL = ["--engine", "spark", "--master", "local[2]"]
@@ -35,7 +34,7 @@ def spark_env() -> dict:
 
 
 def dstream(*args, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([*installed_dstream(), *args], capture_output=True, text=True, timeout=180,
+    return subprocess.run([*installed_dstream(), *args], capture_output=True, text=True, timeout=180, check=False,
                           env=spark_env(), **kwargs)
 
 
@@ -301,7 +300,7 @@ def test_spark_options_need_the_spark_engine():
 def test_without_pyspark_the_engine_exits_2_with_the_install_line():
     code = "import sys; sys.modules['pyspark'] = None; from dstream_cli.cli import main; main()"
     result = subprocess.run([sys.executable, "-c", code, "--engine", "spark", "--queue", "-", "count"],
-                            input="a\n", capture_output=True, text=True, timeout=60)
+                            input="a\n", capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2
     assert result.stderr == ("dstream: --engine spark needs pyspark: pip install 'dstream[spark]' "
                              "(and Java 17 or newer)\n")
@@ -360,7 +359,7 @@ def test_a_windowed_word_count_on_a_standalone_cluster_stops_by_the_stop_file(tm
         assert not stop.exists()
         times = [t for t, _ in read_batch_files(str(out))]
         # windowed output only at slide times, which count from the stream's zero time
-        assert len(times) >= 2 and all(later - earlier == 2000 for earlier, later in zip(times, times[1:]))
+        assert len(times) >= 2 and all(later - earlier == 2000 for earlier, later in itertools.pairwise(times))
     finally:
         proc.kill()
         server.close()

@@ -7,6 +7,7 @@ from ..chain import ChainBuilder, StageSpec
 from ..context import StreamingContext
 from ..errors import ExitStatus, UsageError
 from ..expr import Namespace
+from ..receivers.base import load_receiver
 from ..scheduler.jobs import RunOptions
 
 
@@ -46,19 +47,12 @@ def _input_factory(context: StreamingContext, name: str, kind: str, target, opti
             return context.text_file_stream(target, name=name, fmt=fmt, pattern=options.get("glob_"),
                                             new_files_only=not options.get("watch_existing"))
         if kind == "receiver":
-            return context.receiver_stream(_load_receiver(target), name, fmt)
+            return context.receiver_stream(load_receiver(target), name, fmt)
         if kind == "kafka":
             return context.kafka_stream(target, name, fmt)
         raise UsageError(f"input {name}: unknown kind {kind}")
 
     return create
-
-
-def _load_receiver(target: str):
-    from ..expr import compile_function
-
-    receiver_class = compile_function(target, (), f"receiver {target}")
-    return receiver_class()
 
 
 def _inputs(options: dict) -> tuple[str, dict[str, tuple[str, object]]]:

@@ -65,6 +65,13 @@ class Receiver:
         return self._supervisor
 
 
+def load_receiver(target: str) -> Receiver:
+    """An instance of the receiver class named ``MODULE:CLASS`` (``--receiver``, ``-i NAME=receiver:...``)."""
+    from ..expr import compile_function
+
+    return compile_function(target, (), f"receiver {target}")()
+
+
 class ReceiverSupervisor:
     """Runs one receiver: start, restart with capped exponential backoff, rate limit, store."""
 

@@ -114,7 +114,7 @@ def _spark_listener(listener: BatchListener):
     from pyspark.streaming.listener import StreamingListener
 
     class Forward(StreamingListener):
-        def onBatchCompleted(self, batchCompleted):  # noqa: N802 - Spark's name
+        def onBatchCompleted(self, batchCompleted):  # Spark's name
             listener.batch_completed(batchCompleted.batchInfo())
 
     return Forward()
@@ -242,7 +242,7 @@ class SparkRun:
         return batches
 
     def _serve(self, name: str, kind: str, target) -> tuple[str, int]:
-        from ...expr import compile_function
+        from ...receivers.base import load_receiver
         from ...receivers.socket import ListenReceiver
         from ...receivers.stream import FileReceiver, LineStreamReceiver
 
@@ -256,7 +256,7 @@ class SparkRun:
             receiver = ListenReceiver(*target, limit, options["max_connections"], False,
                                       options["client_timeout"] / 1000)
         else:
-            receiver = compile_function(target, (), f"receiver {target}")()
+            receiver = load_receiver(target)
         host, port = self.saved.get("served", {}).get(name, (self._driver_host(), 0))
         server = LineServer(name, receiver, host, port)
         self.served[name] = server
@@ -297,7 +297,7 @@ class SparkRun:
         return ssc
 
     def _fingerprint(self) -> list:
-        return [[spec.name, {k: v for k, v in spec.args.items()}] for spec in self.specs] + [
+        return [[spec.name, dict(spec.args)] for spec in self.specs] + [
             self.batch_ms, self.options["fmt"], sorted([n, k, str(t)] for n, (k, t) in self.inputs.items())]
 
     def _load_chain(self) -> None:

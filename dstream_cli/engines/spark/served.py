@@ -13,8 +13,8 @@ import threading
 
 from ...errors import DstreamError
 from ...receivers.base import Receiver, ReceiverSupervisor
-from ...receivers.chunks import LineChunk
 from ...receivers.blocks import BlockBuffer
+from ...receivers.chunks import LineChunk
 from ...scheduler.rate import RateLimiter
 
 
@@ -25,7 +25,7 @@ class ServedInputFailed(DstreamError):
 class LineForwarder(ReceiverSupervisor):
     """Supervises *receiver* like the local engine does, but what it stores goes to the connected executor."""
 
-    def __init__(self, receiver: Receiver, name: str, server: "LineServer", stderr) -> None:
+    def __init__(self, receiver: Receiver, name: str, server: LineServer, stderr) -> None:
         # Spark's receiver applies --max-rate and backpressure; here the rate is unlimited
         super().__init__(receiver, name, BlockBuffer(), lambda: 0, RateLimiter(), stderr, server.finished.set)
         self.server = server
