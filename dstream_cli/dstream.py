@@ -58,6 +58,21 @@ class DStream:
                 batches.append(batch)
         return batches
 
+    def holds_data(self, t: int) -> bool:
+        """Something kept here could still reach an output at *t* or later: empty input would not give empty
+        batches."""
+        horizon = t - self.remember_ms
+        return any(len(batch) for u, batch in self.generated.items() if u > horizon)
+
+    def fast_forward(self, t: int) -> None:
+        """Continue at *t* as if every batch before it had been empty (--event-time crossing a quiet gap)."""
+        self.generated.clear()
+
+    def last_valid_before(self, t: int) -> int:
+        """The latest of this node's times before *t*."""
+        zero = self.context.zero_ms
+        return zero + (t - 1 - zero) // self.slide_ms * self.slide_ms
+
     def remember(self, ms: int) -> None:
         """Keep batches for at least *ms*, and make every parent keep what this node will ask of it."""
         self.remember_ms = max(self.remember_ms, ms)

@@ -41,22 +41,38 @@ class InputDStream(DStream):
 
     def compute(self, t: int) -> list:
         block = self.allocated.pop(t, None)
-        if block is None:
-            return []
+        return [] if block is None else self._records(block, t)
+
+    def _records(self, block: Block, t: int) -> list:
+        """The block's records; its bad input is reported as batch *t*'s (--on-error decides)."""
         if block.bad:
             reject = self.context.record_errors.rejecter(t, self.name)
             for bad in block.bad:
                 reject(self.label, bad.raw, BadRecord(bad.reason))
         return block.records
 
+    def take(self, arrival_ms: int, report_as: int) -> list:
+        """Everything received up to *arrival_ms*, outside any batch: --event-time cuts batches by the records'
+        own times instead. Bad input is reported as batch *report_as*'s."""
+        block = self._receive(arrival_ms)
+        self.records_in = len(block.records) + len(block.bad)
+        return self._records(block, report_as)
+
     def formatted(self) -> DStream:
-        """The stream a user builds on: this input, or its lines parsed by ``--format``, fused with what follows."""
-        if self.fmt in (None, "text"):
-            return self
+        """The stream a user builds on: this input, or its lines parsed by ``--format``, fused with what follows;
+        with ``event_time``, its records in the batches of their own times."""
         from .ops.batch import parse_step
+
+        parse = None if self.fmt in (None, "text") else parse_step(self.fmt, self.label)
+        if self.context.event_time is not None:
+            from .eventtime import EventTimeDStream
+
+            return EventTimeDStream(self, parse, self.context.event_time)
+        if parse is None:
+            return self
         from .ops.transformed import TransformedDStream
 
-        return TransformedDStream.chain(self, parse_step(self.fmt, self.label))
+        return TransformedDStream.chain(self, parse)
 
     # --- lifecycle, overridden by inputs that have one ---
     def start(self) -> None:

@@ -18,6 +18,7 @@ class BatchInfo:
     skipped: int
     keys_in_state: int | None
     rate_limit: float | None = None
+    late: int = 0  # --event-time: records that came after their batch was computed
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)

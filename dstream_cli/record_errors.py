@@ -46,6 +46,11 @@ class RecordErrors:
 
         return reject
 
+    def write_dead_letter(self, label: str, record, reason: str, t: int, input_name: str) -> None:
+        """Count *record* as skipped and append it to the dead letter, if there is one, whatever --on-error says
+        (late records under --event-time)."""
+        self._write(label, record, reason, t, input_name)
+
     def resume_after(self, t: int) -> None:
         """Resuming after batch *t*: note the dead letters that batches after it wrote before a crash."""
         if self.dead_letter is None or not os.path.exists(self.dead_letter):

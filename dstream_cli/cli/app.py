@@ -104,6 +104,21 @@ def _start_time(value: str) -> int:
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, metavar="N",
               help="Run the map side of big batches (up to the first reduction, combined per part) in N processes; "
                    "results are the same as with one.")
+@click.option("--event-time", metavar="EXPR",
+              help="Cut batches by each record's own time: EXPR of x (the parsed record) gives epoch seconds "
+                   "(--time-unit ms: milliseconds), a datetime, or an ISO 8601 text.")
+@click.option("--time-unit", type=click.Choice(["s", "ms"]), default="s", show_default=True,
+              help="With --event-time: the unit of a numeric time.")
+@click.option("--time-format", metavar="STRFTIME",
+              help="With --event-time: the strptime format of a text time (e.g. '%d/%b/%Y:%H:%M:%S %z').")
+@click.option("--allowed-lateness", type=DURATION, metavar="DURATION",
+              help="With --event-time: how far behind the newest time a record may come and still count "
+                   "(default: not at all).")
+@click.option("--late", type=click.Choice(["dead-letter", "drop", "fail"]),
+              help="With --event-time: what a record for a batch already computed does (default: to --dead-letter "
+                   "if given, else counted and reported on stderr).")
+@click.option("--idle-timeout", type=DURATION, metavar="DURATION",
+              help="With --event-time: compute the open batches after this long with no new record (live input).")
 @click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True,
               help="Where the chain runs: in this process (local), or on Apache Spark (needs dstream[spark]).")
 @click.option("--master", default="local[*]", show_default=True, metavar="URL",
@@ -144,5 +159,9 @@ def run_chain(specs, **options):
         for name, flag in (("master", "--master"), ("spark_conf", "--spark-conf")):
             if name in given:
                 raise click.UsageError(f"{flag} needs --engine spark")
+    if options["event_time"] is None:
+        for name in ("time_unit", "time_format", "allowed_lateness", "late", "idle_timeout"):
+            if name in given:
+                raise click.UsageError(f"--{name.replace('_', '-')} needs --event-time")
     status = run(list(specs), options, given)
     click.get_current_context().exit(int(status))

@@ -66,10 +66,22 @@ def _inputs(options: dict) -> tuple[str, dict[str, tuple[str, object]]]:
     return main_name, inputs
 
 
+def _event_time(options: dict, namespace: Namespace):
+    if options["event_time"] is None:
+        return None
+    from ..eventtime import EventTime
+    from ..expr import compile_function
+
+    return EventTime(compile_function(options["event_time"], ("x",), "--event-time", namespace),
+                     unit=options["time_unit"], time_format=options["time_format"],
+                     allowed_lateness_ms=options["allowed_lateness"] or 0, late=options["late"],
+                     idle_timeout_ms=options["idle_timeout"])
+
+
 def run(specs: list[StageSpec], options: dict, explicit: frozenset[str] = frozenset()) -> ExitStatus:
     """Run the chain; *explicit* names the options the user gave (the rest are defaults)."""
-    if options["dead_letter"] and options["on_error"] != "skip":
-        raise UsageError("--dead-letter needs --on-error skip")
+    if options["dead_letter"] and options["on_error"] != "skip" and options["event_time"] is None:
+        raise UsageError("--dead-letter needs --on-error skip (or --event-time, for late records)")
     if options["ack"] and not options["wal"]:
         raise UsageError("--ack needs --wal: lines are acknowledged once they are in the write-ahead log")
     main_name, inputs = _inputs(options)
@@ -77,19 +89,21 @@ def run(specs: list[StageSpec], options: dict, explicit: frozenset[str] = frozen
         from ..engines import spark
 
         return spark.run(specs, options, explicit, inputs, main_name)
+    namespace = Namespace(options["imports"])
     context = StreamingContext(
         f"{options['batch']}ms", checkpoint=options["checkpoint"], on_error=options["on_error"],
         dead_letter=options["dead_letter"], max_line_bytes=options["max_line_bytes"], wal=options["wal"],
         max_backlog=options["max_backlog"], start_fresh=options["start_fresh"],
         max_backlog_bytes=options["max_backlog_bytes"],
         checkpoint_interval=None if options["checkpoint_interval"] is None else f"{options['checkpoint_interval']}ms",
+        event_time=_event_time(options, namespace),
     )
     workers = None
     try:
         factories = {name: _input_factory(context, name, kind, target, options)
                      for name, (kind, target) in inputs.items()}
         kinds = {name: kind for name, (kind, _) in inputs.items()}
-        ChainBuilder(context, factories, main_name, Namespace(options["imports"])).build(specs)
+        ChainBuilder(context, factories, main_name, namespace).build(specs)
         if options["workers"] > 1:
             from ..workers import WorkerPool
 

@@ -37,6 +37,13 @@ class StateDStream(DStream):
         self.grouping = group_by_key_step(self.label)  # its slow path names or skips what is not a pair
         self.context.note_state(self)
 
+    def holds_data(self, t: int) -> bool:
+        return bool(self.state) or super().holds_data(t)
+
+    def fast_forward(self, t: int) -> None:
+        super().fast_forward(t)
+        self.state_time = self.last_valid_before(t)
+
     def compute(self, t: int) -> PairsView:
         # Spark's StateDStream asks for the previous state first; doing it as a loop never recurses.
         start = self.context.zero_ms if self.state_time is None else self.state_time

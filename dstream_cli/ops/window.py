@@ -88,6 +88,13 @@ class ReducedWindowedDStream(DStream):
         self.latest_time = t
         return PairsView(window)
 
+    def holds_data(self, t: int) -> bool:
+        return bool(self.latest) or super().holds_data(t)
+
+    def fast_forward(self, t: int) -> None:
+        super().fast_forward(t)
+        self.latest, self.latest_time = {}, self.last_valid_before(t)  # an empty window, as incremental as before
+
     def restore(self, data: dict) -> None:
         super().restore(data)
         self.latest = self.latest_time = None

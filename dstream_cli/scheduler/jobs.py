@@ -18,10 +18,14 @@ import uuid
 
 from ..errors import ExitStatus, OutputFailed
 from ..metrics import BatchInfo, MetricsWriter
-from ..outputs import kill_running_commands
+from ..outputs import batch_time_text, kill_running_commands
 from .clock import ManualClock, SystemClock
 from .rate import PIDRateEstimator
 
+
+#: --event-time: a gap in which nothing is kept anywhere is crossed at once when longer than this many batches
+#: (shorter ones give their empty batches, as on the arrival clock)
+QUIET_GAP_BATCHES = 1000
 
 #: the backoff between tries of an output doubles up to this, so many --output-retries ride out a long outage
 MAX_RETRY_DELAY_S = 30.0
@@ -71,7 +75,11 @@ class JobScheduler:
         self.inputs = graph.used_inputs()
         from ..inputs import QueueInputDStream
 
-        simulated = all(isinstance(i, QueueInputDStream) for i in self.inputs)
+        from ..eventtime import EventTimeDStream
+
+        event_nodes = [node for node in graph.nodes() if isinstance(node, EventTimeDStream)]
+        # event time: batch times come from the records, so arrival is stamped on the real clock
+        simulated = not event_nodes and all(isinstance(i, QueueInputDStream) for i in self.inputs)
         self.clock = ManualClock(self.options.start_time_ms) if simulated else SystemClock()
         context.clock = self.clock
         batch = context.batch_ms
@@ -84,7 +92,7 @@ class JobScheduler:
         if document is not None:
             context.zero_ms = document["zero_ms"]
             context.record_errors.resume_after(document["time"])
-        elif simulated:
+        elif simulated or event_nodes:
             context.zero_ms = self.options.start_time_ms
         elif pending:
             # killed before its first checkpoint: keep that run's times, so its batches are redone as they were
@@ -112,7 +120,7 @@ class JobScheduler:
         try:
             for output in graph.outputs:
                 output.start()
-            if not simulated:
+            if not simulated and not event_nodes:
                 t = self._recover(t)
                 t = max(t, self.clock.next_aligned(batch))
             for stream in self.inputs:
@@ -120,7 +128,10 @@ class JobScheduler:
             for stream in self.inputs:
                 stream.check()  # an input that cannot work at all (a port in use) ends the run now
             deadline = None if self.options.run_for_ms is None else time.monotonic() + self.options.run_for_ms / 1000
-            self._loop(t, simulated, deadline)
+            if event_nodes:
+                self._loop_event_time(event_nodes, deadline)
+            else:
+                self._loop(t, simulated, deadline)
             if context.checkpoints and self.last_batch not in (None, self.last_checkpoint):
                 self._checkpoint(self.last_batch)  # a graceful end leaves nothing to recompute
         finally:
@@ -201,6 +212,64 @@ class JobScheduler:
                 return
             t += batch
 
+    def _loop_event_time(self, nodes: list, deadline) -> None:
+        """--event-time: take in what arrived, run every batch the watermark has passed, and cross a gap in which
+        nothing is left in any window or state at once. At the end of input (or a stop, once what was received
+        is taken in) every open interval is computed; with --idle-timeout, also after that long with nothing new."""
+        idle_timeout = self.context.event_time.idle_timeout_ms
+        t: int | None = None  # the next batch to run
+        stopping = False
+        quiet_since = time.monotonic()
+        run_here = 0
+        while True:
+            if not stopping and self._should_stop(deadline):
+                stopping = True
+                for stream in self.inputs:
+                    stream.stop()
+            for stream in self.inputs:
+                stream.check()
+            now = self.clock.now_ms()
+            taken = sum(node.ingest(now) for node in nodes)
+            if taken:
+                quiet_since = time.monotonic()
+            finished = (all(stream.ended for stream in self.inputs) if not stopping
+                        else not any(stream.backlog() for stream in self.inputs))
+            idle = idle_timeout is not None and (time.monotonic() - quiet_since) * 1000 >= idle_timeout
+            if finished or idle:
+                limit = max((max(node.pending) for node in nodes if node.pending), default=None)
+            else:
+                passed = [node.closable() for node in nodes if not node.source.ended]
+                limit = None if not passed or None in passed else min(passed)
+            while limit is not None and (t is None or t <= limit):
+                t = self._skip_quiet_gap(t, nodes, limit)
+                if t > limit:
+                    break
+                self.run_batch(t, allocated=sum(node.allocate(t) for node in nodes),
+                               late=sum(node.batch_done(t) for node in nodes))
+                run_here += 1
+                if self._batches_done(t, False, run_here):
+                    return
+                t += self.context.batch_ms
+            if finished and not any(node.pending for node in nodes):
+                return
+            if not taken:
+                self.wake.wait(0.005)
+                self.wake.clear()
+
+    def _skip_quiet_gap(self, t: int | None, nodes: list, limit: int) -> int:
+        """The next batch to run: *t*, or the batch of the next records when nothing is kept in any window or
+        state and they are more than QUIET_GAP_BATCHES away (and at the start, from the zero time). Never past
+        the first batch the watermark has not passed: records may still come for it."""
+        batch = self.context.batch_ms
+        pending = [p for p in (node.next_pending() for node in nodes) if p is not None]
+        target = min([*pending, limit + batch])
+        if t is not None and (target - t <= QUIET_GAP_BATCHES * batch
+                              or any(node.holds_data(t) for node in self.graph.nodes())):
+            return t
+        for node in self.graph.nodes():
+            node.fast_forward(target)
+        return target
+
     def _wait_for(self, t: int, deadline) -> None:
         """Sleep until batch time *t*, waking for a stop request, the stop file, or the end of all input."""
         while True:
@@ -213,9 +282,10 @@ class JobScheduler:
                 return
 
     # --- one batch --------------------------------------------------------------------------
-    def run_batch(self, t: int, allocated: int | None = None) -> BatchInfo:
-        """Run batch *t*: allocate what arrived up to *t* (unless it was *allocated* already, on a replay),
-        log the allocation, run the output jobs, checkpoint, forget, measure."""
+    def run_batch(self, t: int, allocated: int | None = None, late: int = 0) -> BatchInfo:
+        """Run batch *t*: allocate what arrived up to *t* (unless it was *allocated* already, on a replay or by
+        event time), log the allocation, run the output jobs, checkpoint, forget, measure. *late* counts the
+        records --event-time found too late since the previous batch."""
         for stream in self.inputs:
             stream.check()
         context = self.context
@@ -243,8 +313,12 @@ class JobScheduler:
             total_delay_ms=scheduling_ms + processing_ms,
             backlog=sum(stream.backlog() for stream in self.inputs),
             skipped=context.record_errors.skipped, keys_in_state=context.keys_in_state(),
-            rate_limit=context.rate_limiter.rate,
+            rate_limit=context.rate_limiter.rate, late=late,
         )
+        if late and context.event_time.late is None and not context.record_errors.dead_letter:
+            print(f"dstream: --event-time: {late} late record{'s' * (late != 1)} before {batch_time_text(t)} "
+                  "not counted in any batch (--allowed-lateness, --late, --dead-letter)",
+                  file=context.stderr(), flush=True)
         if self.estimator is not None:
             rate = self.estimator.compute(t + processing_ms, records, max(processing_ms, 1), scheduling_ms)
             if rate is not None:

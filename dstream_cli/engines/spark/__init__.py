@@ -10,7 +10,7 @@ from ...errors import ExitStatus, UsageError
 LOCAL_ONLY_OPTIONS = {
     "workers": "--workers", "ack": "--ack", "glob_": "--glob", "watch_existing": "--watch-existing",
     "dead_letter": "--dead-letter", "start_fresh": "--start-fresh", "max_backlog": "--max-backlog",
-    "max_backlog_bytes": "--max-backlog-bytes",
+    "max_backlog_bytes": "--max-backlog-bytes", "event_time": "--event-time",
 }
 
 
@@ -19,8 +19,8 @@ def refuse_local_only(options: dict, explicit: set[str]) -> None:
     if options["on_error"] == "skip":
         given.append("--on-error skip")
     if given:
-        raise UsageError(f"{', '.join(given)}: no counterpart on --engine spark (Spark fails a job on a bad record "
-                         "and manages its own receivers); leave it out or run with --engine local")
+        raise UsageError(f"{', '.join(given)}: no counterpart on --engine spark (Spark fails a job on a bad record, "
+                         "manages its own receivers and cuts batches by arrival); leave it out or run with --engine local")
 
 
 def run(specs, options: dict, explicit: set[str], inputs: dict[str, tuple[str, object]], main_input: str) -> ExitStatus:

@@ -1,0 +1,158 @@
+"""--event-time: batches cut by the records' own timestamps instead of their arrival.
+
+A record whose time is ``ts`` ms goes to the batch whose interval ``(t - batch, t]`` holds it, the
+convention of the arrival-time engine, so ``t = ceil(ts / batch) * batch``. Each input's watermark is
+the largest time it has seen minus the allowed lateness; with several inputs the smallest counts. An
+interval is computed once the watermark has passed its end. Whether a record is late is decided in
+input order, against the watermark before it, so the same input gives the same batches however it
+was read in chunks (and after a restart).
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from typing import Callable
+
+from .dstream import DStream
+from .errors import RECORD_ERRORS, BadRecord, StageFailed, UsageError, shorten
+
+LATE_POLICIES = ("dead-letter", "drop", "fail")
+TIME_UNITS = ("s", "ms")
+
+
+@dataclasses.dataclass
+class EventTime:
+    """How to read a record's time and what to do with late records (the library's ``event_time=``)."""
+
+    extract: Callable  # record -> number, datetime or text
+    unit: str = "s"  # of a number: epoch seconds or milliseconds
+    time_format: str | None = None  # strptime format of text; None: ISO 8601
+    allowed_lateness_ms: int = 0
+    late: str | None = None  # None: to the dead letter when there is one, else counted and reported per batch
+    idle_timeout_ms: int | None = None  # live input: close the open intervals after this long with nothing new
+    label: str = "--event-time"
+
+    def __post_init__(self) -> None:
+        if self.unit not in TIME_UNITS:
+            raise UsageError(f"--time-unit {self.unit!r}: use one of {', '.join(TIME_UNITS)}")
+        if self.late is not None and self.late not in LATE_POLICIES:
+            raise UsageError(f"--late {self.late!r}: use one of {', '.join(LATE_POLICIES)}")
+        if self.allowed_lateness_ms < 0:
+            raise UsageError("--allowed-lateness must not be negative")
+
+    def millis(self, record) -> int:
+        """The record's time in epoch milliseconds; BadRecord names what could not be read."""
+        value = self.extract(record)
+        if isinstance(value, bool):
+            raise BadRecord(f"event time {value!r} is a bool, not a time")
+        if isinstance(value, (int, float)):
+            return round(value * 1000) if self.unit == "s" else round(value)
+        if isinstance(value, datetime.datetime):
+            return round(value.timestamp() * 1000)  # naive: local time, as print shows batch times
+        if isinstance(value, str):
+            try:
+                parsed = (datetime.datetime.strptime(value, self.time_format) if self.time_format
+                          else datetime.datetime.fromisoformat(value))
+            except ValueError:
+                expected = f"--time-format {self.time_format!r}" if self.time_format else "ISO 8601"
+                raise BadRecord(f"event time {shorten(value)} is not {expected}") from None
+            return round(parsed.timestamp() * 1000)
+        raise BadRecord(f"event time {shorten(value)} is not a number, a datetime or a text time")
+
+
+def batch_time_of(ms: int, batch_ms: int) -> int:
+    return -(-ms // batch_ms) * batch_ms
+
+
+class EventTimeDStream(DStream):
+    """The records of one input in the batch their own time names; an input to the chain built on it.
+
+    The scheduler ``ingest``s what the input received so far, runs every batch the watermark has passed
+    (``closable``), and asks each batch's records here as the input's batch."""
+
+    def __init__(self, source, parse, event_time: EventTime) -> None:
+        super().__init__(source.context, [source], source.context.batch_ms)
+        self.source = source
+        self.name = source.name
+        self.label = f"{event_time.label} of input {source.name}"
+        self.parse = parse  # the --format Step, or None for text
+        self.event_time = event_time
+        self.pending: dict[int, list] = {}
+        self.newest_ms: int | None = None  # the largest event time seen
+        self.closed_through: int | None = None  # the latest batch time already computed
+        self.late = 0  # late records since the last batch
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return (self.name,)
+
+    @property
+    def watermark(self) -> int | None:
+        return None if self.newest_ms is None else self.newest_ms - self.event_time.allowed_lateness_ms
+
+    def closable(self) -> int | None:
+        """The latest batch time whose interval the watermark has passed (None: none yet)."""
+        watermark = self.watermark
+        return None if watermark is None else batch_time_of(watermark, self.context.batch_ms) - self.context.batch_ms
+
+    def ingest(self, now_ms: int) -> int:
+        """Take what the input received up to *now_ms*, parsed, into the batches of its times; return how many."""
+        batch_ms = self.context.batch_ms
+        report_as = (self.closed_through or self.context.zero_ms) + batch_ms  # the next batch, in messages
+        lines = self.source.take(now_ms, report_as)
+        if not lines:
+            return 0
+        records = list(lines) if self.parse is None else self._parsed(list(lines), report_as)
+        lateness = self.event_time.allowed_lateness_ms
+        pending, reject = self.pending, None
+        newest = self.newest_ms
+        for record in records:
+            try:
+                ms = self.event_time.millis(record)
+            except RECORD_ERRORS as exc:  # noqa: BLE001 - an expression may fail in any way: --on-error decides
+                reject = reject or self.context.record_errors.rejecter(report_as, self.name)
+                reject(self.label, record, exc)
+                continue
+            t = batch_time_of(ms, batch_ms)
+            closed = self.closed_through
+            if newest is not None:
+                passed = batch_time_of(newest - lateness, batch_ms) - batch_ms
+                closed = passed if closed is None else max(closed, passed)
+            if closed is not None and t <= closed:
+                self._late(record, ms, closed)
+                continue
+            pending.setdefault(t, []).append(record)
+            if newest is None or ms > newest:
+                newest = ms
+        self.newest_ms = newest
+        return len(records)
+
+    def _parsed(self, lines: list, t: int) -> list:
+        try:
+            return self.parse.fast(lines, t)
+        except RECORD_ERRORS:  # noqa: BLE001 - again line by line, to name or skip the bad ones
+            return self.parse.slow(lines, t, self.context.record_errors.rejecter(t, self.name))
+
+    def _late(self, record, ms: int, closed: int) -> None:
+        policy = self.event_time.late or ("dead-letter" if self.context.record_errors.dead_letter else "count")
+        reason = f"late: event time {ms} ms is in a batch already computed (through {closed} ms)"
+        if policy == "fail":
+            raise StageFailed(f"{self.label}: {reason}; record {shorten(record)} (--late fail)")
+        self.late += 1
+        if policy == "dead-letter":
+            self.context.record_errors.write_dead_letter(self.label, record, reason, closed, self.name)
+
+    def next_pending(self) -> int | None:
+        return min(self.pending) if self.pending else None
+
+    def allocate(self, t: int) -> int:
+        return len(self.pending.get(t, ()))
+
+    def compute(self, t: int) -> list:
+        return self.pending.pop(t, [])
+
+    def batch_done(self, t: int) -> int:
+        """Batch *t* is computed: its interval is closed. Returns the late records counted since the last one."""
+        self.closed_through = t if self.closed_through is None else max(self.closed_through, t)
+        late, self.late = self.late, 0
+        return late

@@ -1,0 +1,184 @@
+"""--event-time: batches cut by the records' own times, against the arrival-time engine on the simulated clock."""
+import datetime
+import random
+import subprocess
+
+import orjson
+
+from conftest import installed_dstream, invoke, queue_text, read_batch_files, wait_for
+
+WINDOWED = ["map", "(x['w'], 1)", "reduce-by-key-and-window", "sum", "4s", "2s", "--inverse", "a - b"]
+
+
+def events(seed: int = 3, seconds: int = 14) -> list[dict]:
+    """A few events in every second of [0, seconds), each with its time in ms."""
+    rng = random.Random(seed)
+    return [{"ts": second * 1000 + rng.randrange(1, 1000), "w": rng.choice("abcd")}
+            for second in range(seconds) for _ in range(rng.randrange(1, 4))]
+
+
+def as_lines(records) -> str:
+    return "".join(orjson.dumps(r).decode() + "\n" for r in records)
+
+
+def by_event_time(tmp_path, records, stages, *options, name="event"):
+    prefix = str(tmp_path / name / "o")
+    result = invoke(["--format", "json", "--event-time", "x['ts']", "--time-unit", "ms", *options, *stages,
+                     "save-as-text-files", prefix, "--format", "repr"], input=as_lines(records))
+    assert result.exit_code == 0, result.stderr
+    return read_batch_files(prefix), result
+
+
+def by_arrival(tmp_path, records, stages, batches: int):
+    """The arrival-time engine with each record arriving in the interval of its own time."""
+    per_batch = [[orjson.dumps(r).decode() for r in records if (i - 1) * 1000 < r["ts"] <= i * 1000]
+                 for i in range(1, batches + 1)]
+    prefix = str(tmp_path / "arrival" / "o")
+    result = invoke(["--format", "json", "--queue", "-", *stages, "save-as-text-files", prefix, "--format", "repr"],
+                    input=queue_text(per_batch))
+    assert result.exit_code == 0, result.stderr
+    return read_batch_files(prefix)
+
+
+def test_a_log_read_by_event_time_gives_the_batches_of_records_arriving_at_those_times(tmp_path):
+    """Window, slide and batch times follow event time: the same files as the live engine fed in real time."""
+    records = events()
+    got, _ = by_event_time(tmp_path, records, WINDOWED)
+    expected = by_arrival(tmp_path, records, WINDOWED, batches=14)
+    assert [(t, sorted(b)) for t, b in got] == [(t, sorted(b)) for t, b in expected]
+    assert [t for t, _ in got] == list(range(2000, 14001, 2000))
+
+
+def test_records_shuffled_within_the_lateness_give_the_output_of_sorted_ones(tmp_path):
+    records = events(seed=5)
+    rng = random.Random(9)
+    shuffled = sorted(records, key=lambda r: r["ts"] + rng.uniform(0, 2000))  # out of order by up to 2 s
+    assert shuffled != records
+    stages = ["map", "x['w']", "count-by-value"]
+    in_order, _ = by_event_time(tmp_path, records, stages, "--allowed-lateness", "3s", name="sorted")
+    out_of_order, result = by_event_time(tmp_path, shuffled, stages, "--allowed-lateness", "3s", name="shuffled")
+    assert [(t, sorted(b)) for t, b in out_of_order] == [(t, sorted(b)) for t, b in in_order]
+    assert "late" not in result.stderr
+
+
+def test_a_late_record_goes_to_the_dead_letter_with_its_reason(tmp_path):
+    dead = tmp_path / "dead.jsonl"
+    records = [{"ts": 500, "w": "a"}, {"ts": 3500, "w": "b"}, {"ts": 1200, "w": "late"}, {"ts": 3900, "w": "c"}]
+    got, _ = by_event_time(tmp_path, records, ["map", "x['w']"], "--dead-letter", str(dead))
+    assert got == [(1000, ["a"]), (2000, []), (3000, []), (4000, ["b", "c"])]
+    [entry] = [orjson.loads(line) for line in dead.read_bytes().splitlines()]
+    assert "'late'" in str(entry["record"])
+    assert "late: event time 1200 ms" in entry["reason"]
+
+
+def test_late_records_are_counted_on_stderr_and_in_the_metrics_by_default(tmp_path):
+    metrics = tmp_path / "m.jsonl"
+    records = [{"ts": 500, "w": "a"}, {"ts": 2500, "w": "b"}, {"ts": 700, "w": "late"}]
+    got, result = by_event_time(tmp_path, records, ["map", "x['w']"], "--metrics", str(metrics))
+    assert got == [(1000, ["a"]), (2000, []), (3000, ["b"])]
+    assert "1 late record before" in result.stderr
+    assert sum(orjson.loads(line)["late"] for line in metrics.read_bytes().splitlines()) == 1
+
+
+def test_late_fail_stops_with_exit_1_naming_the_record(tmp_path):
+    records = [{"ts": 500, "w": "a"}, {"ts": 2500, "w": "b"}, {"ts": 700, "w": "late"}]
+    result = invoke(["--format", "json", "--event-time", "x['ts']", "--time-unit", "ms", "--late", "fail", "count"],
+                    input=as_lines(records))
+    assert result.exit_code == 1
+    assert "late: event time 700 ms" in result.stderr and "'late'" in result.stderr
+
+
+def test_a_week_long_gap_is_crossed_in_one_step(tmp_path):
+    """Two records a week apart at --batch 1s with a 10s window: the quiet week is not a week of batches."""
+    metrics = tmp_path / "m.jsonl"
+    week = 7 * 24 * 3600
+    records = [{"ts": 100, "w": "a"}, {"ts": week + 0.5, "w": "b"}]
+    lines = "".join(orjson.dumps(r).decode() + "\n" for r in records)
+    prefix = tmp_path / "out" / "o"
+    result = invoke(["--format", "json", "--event-time", "x['ts']", "--metrics", str(metrics), "map", "(x['w'], 1)",
+                     "reduce-by-key-and-window", "sum", "10s", "save-as-text-files", str(prefix), "--format", "repr"],
+                    input=lines)
+    assert result.exit_code == 0, result.stderr
+    files = read_batch_files(str(prefix))
+    assert len(files) < 30 and files[-1] == ((week + 1) * 1000, [("b", 1)])
+    assert files[0] == (100_000, [("a", 1)]) and files[9] == (109_000, [("a", 1)])  # the window slid through
+    assert len(metrics.read_bytes().splitlines()) == len(files)
+
+
+def test_a_short_quiet_gap_gives_its_empty_batches_as_the_live_engine_does(tmp_path):
+    records = [{"ts": 1500, "w": "a"}, {"ts": 5200, "w": "b"}]
+    got, _ = by_event_time(tmp_path, records, ["map", "x['w']", "count"])
+    assert got == [(2000, [1]), (3000, [0]), (4000, [0]), (5000, [0]), (6000, [1])]
+
+
+def test_text_times_iso_and_strftime(tmp_path):
+    """An ISO 8601 time, and an Apache log time read with --time-format."""
+    iso = invoke(["--event-time", "x.split()[0]", "--batch", "1m", "map", "x.split()[1]", "emit"],
+                 input="2026-11-24T09:14:50Z first\n2026-11-24T09:16:10+00:00 second\n")
+    assert iso.exit_code == 0, iso.stderr
+    assert iso.stdout == "first\nsecond\n"
+    prefix = tmp_path / "out" / "o"
+    log = ('127.0.0.1 - - [24/Nov/2026:09:14:50 +0000] "GET / HTTP/1.1" 200 5\n'
+           '127.0.0.1 - - [24/Nov/2026:09:14:52 +0000] "GET /a HTTP/1.1" 404 9\n')
+    apache = invoke(["--event-time", "x[x.index('[') + 1:x.index(']')]", "--time-format", "%d/%b/%Y:%H:%M:%S %z",
+                     "--batch", "2s", "map", "x.split()[8]", "save-as-text-files", str(prefix)], input=log)
+    assert apache.exit_code == 0, apache.stderr
+    at = int(datetime.datetime(2026, 11, 24, 9, 14, 50, tzinfo=datetime.timezone.utc).timestamp() * 1000)
+    assert read_batch_files(str(prefix)) == [(at, [200]), (at + 2000, [404])]
+
+
+def test_an_unreadable_time_follows_on_error(tmp_path):
+    dead = tmp_path / "dead.jsonl"
+    lines = '{"ts": 1.5}\n{"ts": "soon"}\n{"ts": 2.5}\n'
+    failed = invoke(["--format", "json", "--event-time", "x['ts']", "count"], input=lines)
+    assert failed.exit_code == 1
+    assert "event time 'soon' is not ISO 8601" in failed.stderr
+    skipped = invoke(["--format", "json", "--event-time", "x['ts']", "--on-error", "skip", "--dead-letter",
+                      str(dead), "count", "emit"], input=lines)
+    assert skipped.exit_code == 0, skipped.stderr
+    assert skipped.stdout == "1\n1\n"
+    assert "not ISO 8601" in orjson.loads(dead.read_bytes())["reason"]
+
+
+def test_update_state_timeout_follows_event_time(tmp_path):
+    records = [{"ts": 500, "w": "a"}, {"ts": 1500, "w": "b"}, {"ts": 3500, "w": "b"}]
+    got, _ = by_event_time(tmp_path, records, ["map", "(x['w'], 1)", "update-state", "sum", "--timeout", "2s"])
+    assert [(t, sorted(b)) for t, b in got] == [(1000, [("a", 1)]), (2000, [("a", 1), ("b", 1)]),
+                                                (3000, [("b", 1)]), (4000, [("b", 2)])]
+
+
+def test_the_library_takes_event_time_per_context():
+    from dstream_cli import RunOptions, StreamingContext
+    from dstream_cli.eventtime import EventTime
+
+    seen = []
+    ssc = StreamingContext(1, event_time=EventTime(lambda x: x[0], allowed_lateness_ms=2500))
+    ssc.queue_stream([[(2.5, "b"), (0.5, "a")], [(1.2, "c"), (3.0, "d")]]).map(lambda x: x[1]).foreach_batch(
+        lambda t, b: seen.append((t, sorted(b))))
+    ssc.run(RunOptions())
+    assert seen == [(1000, ["a"]), (2000, ["c"]), (3000, ["b", "d"])]
+
+
+def test_idle_timeout_closes_the_last_interval_of_a_live_input(tmp_path):
+    """With the producer still connected, --idle-timeout computes the open batches after that long with nothing new."""
+    prefix = tmp_path / "out" / "o"
+    proc = subprocess.Popen([*installed_dstream(), "--format", "json", "--event-time", "x['ts']", "--idle-timeout",
+                             "300ms", "map", "x['w']", "save-as-text-files", str(prefix), "--format", "repr"],
+                            stdin=subprocess.PIPE)
+    try:
+        proc.stdin.write(b'{"ts": 1.5, "w": "a"}\n{"ts": 2.5, "w": "b"}\n')
+        proc.stdin.flush()
+        wait_for(lambda: len(read_batch_files(str(prefix))) == 2, timeout=20, what="both batches")
+        assert read_batch_files(str(prefix)) == [(2000, ["a"]), (3000, ["b"])]
+        proc.stdin.close()
+        assert proc.wait(timeout=20) == 0
+    finally:
+        proc.kill()
+
+
+def test_event_time_options_are_checked():
+    assert "--allowed-lateness needs --event-time" in invoke(["--allowed-lateness", "2s", "count"], input="").stderr
+    with_checkpoint = invoke(["--event-time", "x", "--checkpoint", "ck", "count"], input="")
+    assert with_checkpoint.exit_code == 2 and "not supported yet" in with_checkpoint.stderr
+    on_spark = invoke(["--engine", "spark", "--event-time", "x", "count"], input="")
+    assert on_spark.exit_code == 2 and "--event-time" in on_spark.stderr
