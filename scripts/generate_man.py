@@ -112,6 +112,15 @@ def render() -> str:
                              " dstream_batches to the batch time, and a recomputed batch the table already holds is"
                              " skipped: exactly once with --checkpoint. A lost connection is retried per"
                              " --output-retries; a record that does not fit follows --on-error."),
+        ".SH EVENT TIME", esc("--event-time EXPR puts each record in the batch whose interval holds its own time"
+                              " (epoch seconds, milliseconds with --time-unit ms, a datetime, ISO 8601 text, or text"
+                              " read with --time-format STRFTIME), so batch times, windows, state and file names"
+                              " follow the data. A batch is computed once the watermark (the newest time seen minus"
+                              " --allowed-lateness, the smallest over the inputs) has passed its end. A late record"
+                              " goes to --dead-letter, or as --late drop|fail says, else is counted and reported."
+                              " Finite input runs back to back; --idle-timeout closes the open batches of a quiet live"
+                              " input. A gap of over 1,000 batches with nothing in any window or state is crossed at"
+                              " once. Not with --checkpoint or --engine spark in this version."),
         ".SH SPARK", esc("--engine spark runs the same chain on Apache Spark (pip install 'dstream[spark]'; Java 17):"
                          " every stage is its PySpark DStream method and expressions are compiled as on the local"
                          " engine. --master defaults to local[*]; spark://, yarn and k8s:// URLs go to Spark as they"
