@@ -65,9 +65,6 @@ class StreamingContext:
         self.zero_ms = 0
         # --event-time: an eventtime.EventTime; every input's records then go to the batches of their own times
         self.event_time = event_time
-        if event_time is not None and checkpoint:
-            raise UsageError("--event-time with --checkpoint is not supported yet: the watermark and the open "
-                             "intervals are not saved, so a restart could not give the same batches")
         self.stream_id: str | None = None  # set when the run starts; kept in checkpoints
         self.graph = DStreamGraph()
         self.record_errors = RecordErrors(on_error, dead_letter)

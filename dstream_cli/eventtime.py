@@ -142,6 +142,18 @@ class EventTimeDStream(DStream):
         if policy == "dead-letter":
             self.context.record_errors.write_dead_letter(self.label, record, reason, closed, self.name)
 
+    def snapshot(self, t: int) -> dict:
+        """The open batches and the watermark, beside the source's position after what they hold."""
+        data = super().snapshot(t)
+        data.update(pending=[[u, records] for u, records in sorted(self.pending.items())], newest=self.newest_ms,
+                    closed=self.closed_through)
+        return data
+
+    def restore(self, data: dict) -> None:
+        super().restore(data)
+        self.pending = {u: list(records) for u, records in data.get("pending", [])}
+        self.newest_ms, self.closed_through = data.get("newest"), data.get("closed")
+
     def next_pending(self) -> int | None:
         return min(self.pending) if self.pending else None
 

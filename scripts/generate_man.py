@@ -120,7 +120,7 @@ def render() -> str:
                               " goes to --dead-letter, or as --late drop|fail says, else is counted and reported."
                               " Finite input runs back to back; --idle-timeout closes the open batches of a quiet live"
                               " input. A gap of over 1,000 batches with nothing in any window or state is crossed at"
-                              " once. Not with --checkpoint or --engine spark in this version."),
+                              " once. --checkpoint saves the watermark and the open batches. Not on --engine spark."),
         ".SH SPARK", esc("--engine spark runs the same chain on Apache Spark (pip install 'dstream[spark]'; Java 17):"
                          " every stage is its PySpark DStream method and expressions are compiled as on the local"
                          " engine. --master defaults to local[*]; spark://, yarn and k8s:// URLs go to Spark as they"

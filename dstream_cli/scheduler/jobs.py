@@ -85,7 +85,8 @@ class JobScheduler:
         batch = context.batch_ms
         graph.initialize()
         document = context.checkpoints.load_into(graph, batch) if context.checkpoints else None
-        pending = context.checkpoints.pending_allocations() if context.checkpoints and not simulated else []
+        by_arrival = not simulated and not event_nodes
+        pending = context.checkpoints.pending_allocations() if context.checkpoints and by_arrival else []
         # which stream this is: the same across restarts from a checkpoint, a new one otherwise
         saved = (document or {}).get("stream")
         context.stream_id = saved if isinstance(saved, str) and saved else uuid.uuid4().hex
@@ -103,7 +104,8 @@ class JobScheduler:
         self.resumed = document is not None
         # On the simulated clock a recomputed batch is the same by construction; live, it needs the log,
         # which is only worth writing when every input can give its records again.
-        self.logs_allocations = (context.checkpoints is not None and not simulated
+        # (By event time a batch's records are saved with the checkpoint until it runs: nothing to log.)
+        self.logs_allocations = (context.checkpoints is not None and by_arrival
                                  and all(stream.can_replay for stream in self.inputs))
         self.pending = [entry for entry in pending if entry.time >= t] if self.logs_allocations else []
         if context.checkpoints and document is None and not pending:
@@ -120,7 +122,7 @@ class JobScheduler:
         try:
             for output in graph.outputs:
                 output.start()
-            if not simulated and not event_nodes:
+            if by_arrival:
                 t = self._recover(t)
                 t = max(t, self.clock.next_aligned(batch))
             for stream in self.inputs:
@@ -129,7 +131,7 @@ class JobScheduler:
                 stream.check()  # an input that cannot work at all (a port in use) ends the run now
             deadline = None if self.options.run_for_ms is None else time.monotonic() + self.options.run_for_ms / 1000
             if event_nodes:
-                self._loop_event_time(event_nodes, deadline)
+                self._loop_event_time(event_nodes, deadline, t if document is not None else None)
             else:
                 self._loop(t, simulated, deadline)
             if context.checkpoints and self.last_batch not in (None, self.last_checkpoint):
@@ -212,12 +214,11 @@ class JobScheduler:
                 return
             t += batch
 
-    def _loop_event_time(self, nodes: list, deadline) -> None:
+    def _loop_event_time(self, nodes: list, deadline, t: int | None) -> None:
         """--event-time: take in what arrived, run every batch the watermark has passed, and cross a gap in which
         nothing is left in any window or state at once. At the end of input (or a stop, once what was received
         is taken in) every open interval is computed; with --idle-timeout, also after that long with nothing new."""
-        idle_timeout = self.context.event_time.idle_timeout_ms
-        t: int | None = None  # the next batch to run
+        idle_timeout = self.context.event_time.idle_timeout_ms  # *t*: the next batch to run (None: not known yet)
         stopping = False
         quiet_since = time.monotonic()
         run_here = 0
