@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import itertools
+import operator
 from typing import Callable
 
 from .dstream import DStream
@@ -39,10 +41,43 @@ class EventTime:
             raise UsageError(f"--late {self.late!r}: use one of {', '.join(LATE_POLICIES)}")
         if self.allowed_lateness_ms < 0:
             raise UsageError("--allowed-lateness must not be negative")
+        from .ops.batch import item_getter_of
+
+        self._in_c = item_getter_of(self.extract)  # x['ts'] as an itemgetter: the same, in C
 
     def millis(self, record) -> int:
         """The record's time in epoch milliseconds; BadRecord names what could not be read."""
-        value = self.extract(record)
+        return self.value_millis(self.extract(record))
+
+    def millis_all(self, records: list) -> list[int] | None:
+        """Every record's time, in C-level passes where they are all numbers or all text; None when one fails or
+        the kinds are mixed (the caller then goes record by record)."""
+        try:
+            values = list(map(self._in_c or self.extract, records))
+        except RECORD_ERRORS:  # noqa: BLE001 - found again, and named, record by record
+            return None
+        kinds = set(map(type, values))
+        if kinds <= {int, float}:
+            return list(map(round, map(operator.mul, values, itertools.repeat(1000)))) if self.unit == "s" \
+                else list(map(round, values))
+        if kinds == {str}:
+            try:
+                return list(map(self._text_millis, values))
+            except BadRecord:
+                return None
+        return None
+
+    def _text_millis(self, text: str) -> int:
+        # a log repeats each second's text for every record in it: parse each text once
+        cache = self.__dict__.setdefault("_text_cache", {})
+        ms = cache.get(text)
+        if ms is None:
+            if len(cache) > 100_000:
+                cache.clear()
+            ms = cache[text] = self.value_millis(text)
+        return ms
+
+    def value_millis(self, value) -> int:
         if isinstance(value, bool):
             raise BadRecord(f"event time {value!r} is a bool, not a time")
         if isinstance(value, (int, float)):
@@ -81,6 +116,7 @@ class EventTimeDStream(DStream):
         self.newest_ms: int | None = None  # the largest event time seen
         self.closed_through: int | None = None  # the latest batch time already computed
         self.late = 0  # late records since the last batch
+        self._in_order, self._last_opened = True, 0  # every open batch was opened after the earlier ones
 
     @property
     def input_names(self) -> tuple[str, ...]:
@@ -103,8 +139,37 @@ class EventTimeDStream(DStream):
         if not lines:
             return 0
         records = list(lines) if self.parse is None else self._parsed(list(lines), report_as)
-        lateness = self.event_time.allowed_lateness_ms
-        pending, reject = self.pending, None
+        times = self.event_time.millis_all(records) if records else []
+        if times is None or not self._take_in_order(records, times):
+            self._take_one_by_one(records, report_as)
+        return len(records)
+
+    def _take_in_order(self, records: list, times: list[int]) -> bool:
+        """The records into their batches in C-level passes; False (nothing taken) when one of them is late,
+        which record by record then names."""
+        if not records:
+            return True
+        batch_ms, lateness = self.context.batch_ms, self.event_time.allowed_lateness_ms
+        neg, repeat = operator.neg, itertools.repeat
+        buckets = list(map(operator.mul, map(neg, map(operator.floordiv, map(neg, times), repeat(batch_ms))),
+                           repeat(batch_ms)))  # -(-ms // batch) * batch: the batch time of each, in C
+        start = times[0] if self.newest_ms is None else self.newest_ms
+        before = itertools.accumulate(times[:-1], max, initial=start)  # the newest time before each record
+        floor = None if self.closed_through is None else self.closed_through + 1
+        # late: its batch is already computed, or the watermark before it has passed the batch's end
+        if (floor is not None and min(buckets) < floor) or any(map(operator.lt, buckets, map(
+                operator.sub, before, itertools.repeat(lateness)))):
+            return False
+        for t, group in itertools.groupby(zip(buckets, records), key=operator.itemgetter(0)):
+            self._opened(t).extend(map(operator.itemgetter(1), group))
+        newest = max(times)
+        self.newest_ms = newest if self.newest_ms is None else max(self.newest_ms, newest)
+        return True
+
+    def _take_one_by_one(self, records: list, report_as: int) -> None:
+        """Record by record: each time read or rejected (--on-error), each late record handled as --late says."""
+        batch_ms, lateness = self.context.batch_ms, self.event_time.allowed_lateness_ms
+        reject = None
         newest = self.newest_ms
         for record in records:
             try:
@@ -121,11 +186,10 @@ class EventTimeDStream(DStream):
             if closed is not None and t <= closed:
                 self._late(record, ms, closed)
                 continue
-            pending.setdefault(t, []).append(record)
+            self._opened(t).append(record)
             if newest is None or ms > newest:
                 newest = ms
         self.newest_ms = newest
-        return len(records)
 
     def _parsed(self, lines: list, t: int) -> list:
         try:
@@ -152,16 +216,33 @@ class EventTimeDStream(DStream):
     def restore(self, data: dict) -> None:
         super().restore(data)
         self.pending = {u: list(records) for u, records in data.get("pending", [])}
+        self._in_order, self._last_opened = False, 0
         self.newest_ms, self.closed_through = data.get("newest"), data.get("closed")
 
     def next_pending(self) -> int | None:
-        return min(self.pending) if self.pending else None
+        if not self.pending:
+            return None
+        first = next(iter(self.pending))  # batches are opened in time order but for out-of-order records
+        return first if self._in_order else min(self.pending)
+
+    def _opened(self, t: int) -> list:
+        """Batch *t*'s records so far, the batch opened if it was not."""
+        records = self.pending.get(t)
+        if records is None:
+            if self.pending and t < self._last_opened:
+                self._in_order = False
+            self._last_opened = t
+            records = self.pending[t] = []
+        return records
 
     def allocate(self, t: int) -> int:
         return len(self.pending.get(t, ()))
 
     def compute(self, t: int) -> list:
-        return self.pending.pop(t, [])
+        records = self.pending.pop(t, [])
+        if not self.pending:
+            self._in_order = True
+        return records
 
     def batch_done(self, t: int) -> int:
         """Batch *t* is computed: its interval is closed. Returns the late records counted since the last one."""

@@ -71,6 +71,12 @@ def _source_shape(f) -> tuple:
 _NOT_CONSTANT = object()
 
 
+def item_getter_of(f) -> Callable | None:
+    """``operator.itemgetter(K)`` where *f* is the expression ``x[K]`` (a literal K), else None."""
+    shape = _source_shape(f)
+    return shape[1] if shape and shape[0] == "items" and len(shape[2]) == 1 else None
+
+
 def _key_function(node, f, ast) -> Callable | None:
     """The key of ``(KEY, c)`` as a function of x, in C where there is one; None for x itself."""
     if isinstance(node, ast.Name) and node.id == "x":
