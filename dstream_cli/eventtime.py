@@ -155,9 +155,9 @@ class EventTimeDStream(DStream):
                            repeat(batch_ms)))  # -(-ms // batch) * batch: the batch time of each, in C
         start = times[0] if self.newest_ms is None else self.newest_ms
         before = itertools.accumulate(times[:-1], max, initial=start)  # the newest time before each record
-        floor = None if self.closed_through is None else self.closed_through + 1
-        # late: its batch is already computed, or the watermark before it has passed the batch's end
-        if (floor is not None and min(buckets) < floor) or any(map(operator.lt, buckets, map(
+        # late: its batch is already computed (or at the zero time, never computed), or the watermark before it
+        # has passed the batch's end
+        if min(buckets) <= self._closed() or any(map(operator.lt, buckets, map(
                 operator.sub, before, itertools.repeat(lateness)))):
             return False
         for t, group in itertools.groupby(zip(buckets, records), key=operator.itemgetter(0)):
@@ -179,17 +179,20 @@ class EventTimeDStream(DStream):
                 reject(self.label, record, exc)
                 continue
             t = batch_time_of(ms, batch_ms)
-            closed = self.closed_through
+            closed = self._closed()
             if newest is not None:
-                passed = batch_time_of(newest - lateness, batch_ms) - batch_ms
-                closed = passed if closed is None else max(closed, passed)
-            if closed is not None and t <= closed:
+                closed = max(closed, batch_time_of(newest - lateness, batch_ms) - batch_ms)
+            if t <= closed:
                 self._late(record, ms, closed)
                 continue
             self._opened(t).append(record)
             if newest is None or ms > newest:
                 newest = ms
         self.newest_ms = newest
+
+    def _closed(self) -> int:
+        """The latest batch time computed; the zero time's batch counts as one, since it never runs."""
+        return self.context.zero_ms if self.closed_through is None else self.closed_through
 
     def _parsed(self, lines: list, t: int) -> list:
         try:

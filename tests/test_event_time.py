@@ -205,3 +205,28 @@ def test_sigkilled_mid_log_and_restarted_gives_the_files_of_an_uninterrupted_run
     stall.resume(command)
     straight = files_in(tmp_path / "straight")
     assert len(straight) == 12 and files_in(tmp_path / "killed") == straight
+
+
+def test_the_batches_do_not_depend_on_how_the_input_was_read_in_chunks():
+    """Random times and lateness: read one record at a time (each chunk on the C-level path) or all at once
+    (record by record whenever one is late), the batches and the late count are the same."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from dstream_cli import RunOptions, StreamingContext
+    from dstream_cli.eventtime import EventTime
+
+    def run(chunks, lateness_ms):
+        seen = []
+        ssc = StreamingContext(1, event_time=EventTime(lambda x: x, unit="ms", allowed_lateness_ms=lateness_ms,
+                                                       late="drop"))
+        ssc.queue_stream(chunks).foreach_batch(lambda t, b: seen.append((t, sorted(b))))
+        ssc.run(RunOptions())
+        return seen
+
+    @settings(max_examples=60, deadline=None)
+    @given(st.lists(st.integers(0, 20_000), min_size=1, max_size=40), st.integers(0, 3000))
+    def check(times, lateness_ms):
+        assert run([[ms] for ms in times], lateness_ms) == run([times], lateness_ms)
+
+    check()

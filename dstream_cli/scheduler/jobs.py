@@ -241,10 +241,11 @@ class JobScheduler:
             else:
                 passed = [node.closable() for node in nodes if not node.source.ended]
                 limit = None if not passed or None in passed else min(passed)
-            while limit is not None and (t is None or t <= limit):
-                t = self._skip_quiet_gap(t, nodes, limit)
-                if t > limit:
+            while limit is not None:
+                following = self._next_event_batch(t, nodes, limit)
+                if following is None:
                     break
+                t = following
                 self.run_batch(t, allocated=sum(node.allocate(t) for node in nodes),
                                late=sum(node.batch_done(t) for node in nodes))
                 run_here += 1
@@ -257,19 +258,21 @@ class JobScheduler:
                 self.wake.wait(0.005)
                 self.wake.clear()
 
-    def _skip_quiet_gap(self, t: int | None, nodes: list, limit: int) -> int:
-        """The next batch to run: *t*, or the batch of the next records when nothing is kept in any window or
-        state and they are more than QUIET_GAP_BATCHES away (and at the start, from the zero time). Never past
-        the first batch the watermark has not passed: records may still come for it."""
+    def _next_event_batch(self, t: int | None, nodes: list, limit: int) -> int | None:
+        """The batch to run next by event time, or None to wait for the watermark: *t*, unless nothing is kept in
+        any window or state and the next records are more than QUIET_GAP_BATCHES away (or none was run yet),
+        then their batch, once the watermark has passed it. Decided by the records alone, not by how they
+        were read: a record for a batch before the one jumped to is late either way."""
         batch = self.context.batch_ms
-        pending = [p for p in (node.next_pending() for node in nodes) if p is not None]
-        target = min([*pending, limit + batch])
-        if t is not None and (target - t <= QUIET_GAP_BATCHES * batch
-                              or any(node.holds_data(t) for node in self.graph.nodes())):
-            return t
+        pending = min((p for p in (node.next_pending() for node in nodes) if p is not None), default=None)
+        if t is not None and (any(node.holds_data(t) for node in self.graph.nodes())
+                              or (pending is not None and pending - t <= QUIET_GAP_BATCHES * batch)):
+            return t if t <= limit else None
+        if pending is None or pending > limit:
+            return None
         for node in self.graph.nodes():
-            node.fast_forward(target)
-        return target
+            node.fast_forward(pending)
+        return pending
 
     def _wait_for(self, t: int, deadline) -> None:
         """Sleep until batch time *t*, waking for a stop request, the stop file, or the end of all input."""
