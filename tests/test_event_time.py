@@ -230,3 +230,50 @@ def test_the_batches_do_not_depend_on_how_the_input_was_read_in_chunks():
         assert run([[ms] for ms in times], lateness_ms) == run([times], lateness_ms)
 
     check()
+
+
+def test_stdin_under_wal_sigkilled_and_restarted_gives_the_files_of_an_uninterrupted_run(tmp_path):
+    """With --wal, what stdin delivered is logged: the restart (its stdin now empty) takes in again what the log
+    holds beyond the checkpoint, and gives the straight run's files."""
+    import signal
+
+    from conftest import StallThenKill, files_in
+
+    text = as_lines(events(seed=6, seconds=20)).encode()
+    stall = StallThenKill(12000, tmp_path / "stalled")
+
+    def command(out: str) -> list[str]:
+        return [*installed_dstream(), *stall.imports, "--format", "json", "--event-time", "x['ts']", "--time-unit",
+                "ms", "--wal", "--checkpoint", str(tmp_path / f"ck-{out}"), "--checkpoint-interval", "2s",
+                *WINDOWED, *stall.stage, "save-as-text-files", str(tmp_path / out / "w"), "--format", "repr"]
+
+    stall.marker.touch()
+    subprocess.run(command("straight"), input=text, check=True, timeout=60)
+    stall.marker.unlink()
+    proc = subprocess.Popen(command("killed"), stdin=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    proc.stdin.write(text)
+    proc.stdin.close()
+    wait_for(stall.marker.exists, what="the batch to stall")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert len(files_in(tmp_path / "killed")) < len(files_in(tmp_path / "straight"))
+    subprocess.run(command("killed"), input=b"", check=True, timeout=60)
+    straight = files_in(tmp_path / "straight")
+    assert len(straight) == 10 and files_in(tmp_path / "killed") == straight
+
+
+def test_with_two_inputs_the_slower_watermark_decides(tmp_path):
+    """A batch waits for the input whose newest time is behind: records of the slower input within its own
+    lateness are not late because the other one ran ahead."""
+    fast = tmp_path / "fast.q"
+    slow = tmp_path / "slow.q"
+    fast.write_text(queue_text([['{"ts": 500, "w": "f1"}', '{"ts": 4500, "w": "f2"}']]))
+    slow.write_text(queue_text([['{"ts": 900, "w": "s1"}'], ['{"ts": 1800, "w": "s2"}', '{"ts": 4200, "w": "s3"}']]))
+    prefix = tmp_path / "out" / "o"
+    result = invoke(["--format", "json", "--event-time", "x['ts']", "--time-unit", "ms", "-i", f"f=queue:{fast}",
+                     "-i", f"s=queue:{slow}", "from", "f", "union", "s", "map", "x['w']", "save-as-text-files",
+                     str(prefix), "--format", "repr"])
+    assert result.exit_code == 0, result.stderr
+    assert [(t, sorted(b)) for t, b in read_batch_files(str(prefix))] == [
+        (1000, ["f1", "s1"]), (2000, ["s2"]), (3000, []), (4000, []), (5000, ["f2", "s3"])]
+    assert "late" not in result.stderr

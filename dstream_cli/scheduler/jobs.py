@@ -125,6 +125,9 @@ class JobScheduler:
             if by_arrival:
                 t = self._recover(t)
                 t = max(t, self.clock.next_aligned(batch))
+            elif event_nodes:
+                for stream in self.inputs:  # what the write-ahead log holds beyond the checkpoint: taken in again
+                    stream.recover()
             for stream in self.inputs:
                 stream.start()
             for stream in self.inputs:
