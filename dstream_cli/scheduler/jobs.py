@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import signal
 import threading
 import time
 import uuid
@@ -21,6 +20,7 @@ from ..metrics import BatchInfo, MetricsWriter
 from ..outputs import batch_time_text, kill_running_commands
 from .clock import ManualClock, SystemClock
 from .rate import PIDRateEstimator
+from .signals import install_stop_signals
 
 
 #: --event-time: a gap in which nothing is kept anywhere is crossed at once when longer than this many batches
@@ -52,7 +52,6 @@ class JobScheduler:
         self.graph = context.graph
         self.wake = threading.Event()
         self.stop_requested = threading.Event()
-        self.interrupts = 0
         self.inputs: list = []
         self.clock = None
         self.metrics = MetricsWriter(options.metrics_path) if options.metrics_path else None
@@ -363,20 +362,5 @@ class JobScheduler:
 
     # --- signals ----------------------------------------------------------------------------
     def install_signal_handlers(self):
-        """SIGTERM, SIGHUP and the first SIGINT stop gracefully; a second SIGINT exits 130 at once.
-
-        SIGHUP is a graceful stop too: a closed terminal or a service manager's reload must not drop
-        what was received (its default action would end the process at once)."""
-        if threading.current_thread() is not threading.main_thread():
-            return lambda: None
-
-        def on_signal(number, frame):
-            if number == signal.SIGINT:
-                self.interrupts += 1
-                if self.interrupts > 1:
-                    kill_running_commands()  # a foreach-batch command would outlive us otherwise
-                    os._exit(ExitStatus.INTERRUPTED)
-            self.request_stop()
-
-        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-        return lambda: [signal.signal(sig, handler) for sig, handler in previous.items()]
+        # a foreach-batch command would outlive a second SIGINT's exit otherwise
+        return install_stop_signals(self.request_stop, before_exit=kill_running_commands)

@@ -11,7 +11,6 @@ import contextlib
 import os
 import re
 import shutil
-import signal
 import sys
 import tempfile
 import threading
@@ -24,6 +23,7 @@ from ...expr import Namespace
 from ...formats import batch_parser
 from ...inputs import queue_file_batches
 from ...metrics import BatchInfo, MetricsWriter
+from ...scheduler.signals import install_stop_signals
 from .builder import ParseLines, SparkChainBuilder, seconds
 from .served import LineServer
 
@@ -135,7 +135,6 @@ class SparkRun:
         self.stream_ids: dict[str, int] = {}
         self.output_slides_ms: list[int] = []
         self.stop_requested = threading.Event()
-        self.interrupts = 0
         self.owns_context = False
         self.temporary_checkpoint: str | None = None
         self.chain_file = None
@@ -342,7 +341,7 @@ class SparkRun:
         sc = self.spark_context()
         ssc = None
         listener = None
-        restore_signals = self._install_signal_handlers()
+        restore_signals = install_stop_signals(self.stop_requested.set)
         try:
             self._load_chain()
             checkpoint = self.options["checkpoint"]
@@ -454,17 +453,3 @@ class SparkRun:
         stop_file = self.options["stop_file"]
         return (self.stop_requested.is_set() or (stop_file is not None and os.path.exists(stop_file))
                 or (deadline is not None and time.monotonic() >= deadline))
-
-    def _install_signal_handlers(self):
-        if threading.current_thread() is not threading.main_thread():
-            return lambda: None
-
-        def on_signal(number, frame):
-            if number == signal.SIGINT:
-                self.interrupts += 1
-                if self.interrupts > 1:
-                    os._exit(ExitStatus.INTERRUPTED)
-            self.stop_requested.set()
-
-        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-        return lambda: [signal.signal(sig, handler) for sig, handler in previous.items()]
