@@ -134,7 +134,7 @@ class EventTimeDStream(DStream):
     def ingest(self, now_ms: int) -> int:
         """Take what the input received up to *now_ms*, parsed, into the batches of its times; return how many."""
         batch_ms = self.context.batch_ms
-        report_as = (self.closed_through or self.context.zero_ms) + batch_ms  # the next batch, in messages
+        report_as = self._closed() + batch_ms  # the next batch, in messages
         lines = self.source.take(now_ms, report_as)
         if not lines:
             return 0
@@ -157,8 +157,8 @@ class EventTimeDStream(DStream):
         before = itertools.accumulate(times[:-1], max, initial=start)  # the newest time before each record
         # late: its batch is already computed (or at the zero time, never computed), or the watermark before it
         # has passed the batch's end
-        if min(buckets) <= self._closed() or any(map(operator.lt, buckets, map(
-                operator.sub, before, itertools.repeat(lateness)))):
+        if min(buckets) <= self._closed() or any(map(operator.lt, buckets, map(operator.sub, before,
+                                                                                  repeat(lateness)))):
             return False
         for t, group in itertools.groupby(zip(buckets, records), key=operator.itemgetter(0)):
             self._opened(t).extend(map(operator.itemgetter(1), group))
