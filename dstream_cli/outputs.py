@@ -6,12 +6,35 @@ import functools
 import os
 import signal
 import subprocess
+import time
 from typing import Callable
 
 from .dstream import DStream
 from .errors import OutputFailed
 from .formats import render
 from .fsio import write_atomically, write_directory_atomically
+
+
+#: the backoff between tries of an output doubles up to this, so many --output-retries ride out a long outage
+MAX_RETRY_DELAY_S = 30.0
+
+
+def write_with_retries(write: Callable[[], None], label: str, retries: int, stderr) -> None:
+    """Run *write*; after a failure (an OutputFailed or OSError) try again up to *retries* times, with a backoff
+    from 0.1 s doubling up to MAX_RETRY_DELAY_S, saying each retry on *stderr*. A closed pipe is not retried."""
+    delay = 0.1
+    for attempt in range(1, retries + 2):
+        try:
+            write()
+            return
+        except BrokenPipeError:
+            raise
+        except (OutputFailed, OSError) as exc:
+            if attempt > retries:
+                raise OutputFailed(f"{label}: {exc} (after {attempt} attempts)") from exc
+            print(f"dstream: {label}: {exc}; retrying in {delay:.1f}s", file=stderr, flush=True)
+            time.sleep(delay)
+            delay = min(delay * 2, MAX_RETRY_DELAY_S)
 
 
 class ForEachDStream(DStream):

@@ -15,9 +15,9 @@ import threading
 import time
 import uuid
 
-from ..errors import ExitStatus, OutputFailed
+from ..errors import ExitStatus
 from ..metrics import BatchInfo, MetricsWriter
-from ..outputs import batch_time_text, kill_running_commands
+from ..outputs import batch_time_text, kill_running_commands, write_with_retries
 from .clock import ManualClock, SystemClock
 from .rate import PIDRateEstimator
 from .signals import install_stop_signals
@@ -26,9 +26,6 @@ from .signals import install_stop_signals
 #: --event-time: a gap in which nothing is kept anywhere is crossed at once when longer than this many batches
 #: (shorter ones give their empty batches, as on the arrival clock)
 QUIET_GAP_BATCHES = 1000
-
-#: the backoff between tries of an output doubles up to this, so many --output-retries ride out a long outage
-MAX_RETRY_DELAY_S = 30.0
 
 
 @dataclasses.dataclass
@@ -344,21 +341,8 @@ class JobScheduler:
             stream.checkpoint_written()
 
     def _run_output(self, job, output) -> None:
-        attempts = 1 + (self.options.output_retries if output.retryable else 0)
-        delay = 0.1
-        for attempt in range(1, attempts + 1):
-            try:
-                job()
-                return
-            except BrokenPipeError:
-                raise
-            except (OutputFailed, OSError) as exc:
-                if attempt == attempts:
-                    raise OutputFailed(f"{output.label}: {exc} (after {attempt} attempts)") from exc
-                print(f"dstream: {output.label}: {exc}; retrying in {delay:.1f}s",
-                      file=self.context.stderr(), flush=True)
-                time.sleep(delay)
-                delay = min(delay * 2, MAX_RETRY_DELAY_S)
+        write_with_retries(job, output.label, self.options.output_retries if output.retryable else 0,
+                           self.context.stderr())
 
     # --- signals ----------------------------------------------------------------------------
     def install_signal_handlers(self):

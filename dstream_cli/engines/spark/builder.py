@@ -10,13 +10,12 @@ from __future__ import annotations
 import datetime
 import os
 import sys
-import time
 
 from ...chain import ChainBuilder
 from ...duration import require_same_slide
-from ...errors import OutputFailed, UsageError
+from ...errors import UsageError
 from ...formats import batch_parser, render
-from ...outputs import CommandRunner, Emitter, TextFilesWriter
+from ...outputs import CommandRunner, Emitter, TextFilesWriter, write_with_retries
 
 #: outputs Spark has no counterpart for in this version: refused with exit 2, never half-run
 LOCAL_ONLY_STAGES = {"save-to-kafka": "Kafka", "save-to-db": "a database"}
@@ -107,19 +106,10 @@ def on_driver(write, retries: int, label: str):
 
     def output(batch_time, rdd) -> None:
         batch, t = rdd.collect(), batch_time_ms(batch_time)
-        delay = 0.1
-        for attempt in range(1, retries + 2):
-            try:
-                write(batch, t)
-                return
-            except BrokenPipeError:
-                os._exit(0)  # the reader went away: end quietly, as the local engine does
-            except (OutputFailed, OSError) as exc:
-                if attempt > retries:
-                    raise OutputFailed(f"{label}: {exc} (after {attempt} attempts)") from exc
-                print(f"dstream: {label}: {exc}; retrying in {delay:.1f}s", file=sys.stderr, flush=True)
-                time.sleep(delay)
-                delay = min(delay * 2, 30.0)
+        try:
+            write_with_retries(lambda: write(batch, t), label, retries, sys.stderr)
+        except BrokenPipeError:
+            os._exit(0)  # the reader went away: end quietly, as the local engine does (raised, Spark would retry)
 
     return output
 
@@ -135,9 +125,14 @@ class SparkChainBuilder(ChainBuilder):
         self.output_slides_ms: list[int] = []
         self.stateful: list = []  # streams Spark checkpoints (update-state, inverse windows)
 
-    def _output(self, s, label: str, write) -> None:
+    def _output(self, s, label: str, write, retryable: bool = True) -> None:
+        """*write* on the driver; not *retryable* when it writes to our stdout, where a retry could print part of
+        a batch twice (as on the local engine)."""
+        self._note_output(s)
+        s.foreachRDD(on_driver(write, self.output_retries if retryable else 0, label))
+
+    def _note_output(self, s) -> None:
         self.output_slides_ms.append(round(s._slideDuration * 1000))
-        s.foreachRDD(on_driver(write, self.output_retries, label))
 
     # --- stateless ---
     def _map(self, s, a, label):
@@ -246,18 +241,18 @@ class SparkChainBuilder(ChainBuilder):
 
     # --- outputs ---
     def _print(self, s, a, label):
-        self.output_slides_ms.append(round(s._slideDuration * 1000))
+        self._note_output(s)
         s.pprint(a.get("num") or 10)
         return s
 
     def _emit(self, s, a, label):
-        self._output(s, label, Emitter(_stdout, a.get("format") or "tsv"))
+        self._output(s, label, Emitter(_stdout, a.get("format") or "tsv"), retryable=False)
         return s
 
     def _save_as_text_files(self, s, a, label):
         fmt = a.get("format") or "text"
         if a.get("layout") == "spark":
-            self.output_slides_ms.append(round(s._slideDuration * 1000))
+            self._note_output(s)
             (s if fmt == "text" else s.map(RenderLine(fmt))).saveAsTextFiles(a["prefix"], a.get("suffix"))
         else:
             self._output(s, label, TextFilesWriter(a["prefix"], a.get("suffix"), fmt))
