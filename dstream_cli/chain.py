@@ -47,6 +47,7 @@ NAMES: dict[str, tuple[str, str]] = {
     "foreach-batch": ("run_command_per_batch", "foreachRDD"),
 }
 
+
 def _ms(duration_ms: int | None) -> str | None:
     return None if duration_ms is None else f"{duration_ms}ms"
 
@@ -54,9 +55,18 @@ def _ms(duration_ms: int | None) -> str | None:
 _ONE_ARG = ("x",)
 _VALUE_ARG = ("v",)
 
+#: stages that are their engine's method (NAMES) applied to one expression, compiled with these parameters
+EXPRESSION_STAGES = {"map": _ONE_ARG, "flat-map": _ONE_ARG, "filter": _ONE_ARG, "map-values": _VALUE_ARG,
+                     "flat-map-values": _VALUE_ARG}
+#: stages that are their engine's method (NAMES) applied to the stream or input they name
+TWO_STREAM_STAGES = ("union", "join", "left-outer-join", "right-outer-join", "full-outer-join", "cogroup")
+
 
 class ChainBuilder:
     """Turns specs into nodes of *context*; *inputs* maps input names to functions creating them."""
+
+    #: the column of NAMES that holds this engine's method names
+    ENGINE = 0
 
     def __init__(self, context, inputs: dict[str, Callable[[], DStream]], main_input: str,
                  namespace: expr.Namespace) -> None:
@@ -90,7 +100,7 @@ class ChainBuilder:
                 current = self.stream(self.main_input, short)
             with self.context.stage(label):
                 try:
-                    current = getattr(self, "_" + spec.name.replace("-", "_"))(current, spec.args, short)
+                    current = self._stage(spec, current, short)
                 except UsageError as error:
                     message = str(error)
                     raise UsageError(message if message.startswith("stage ") else f"{short}: {message}") from None
@@ -101,6 +111,18 @@ class ChainBuilder:
             print(f"dstream: warning: stages after the last output ({names}) have no output and are not computed",
                   file=self.context.stderr())
 
+    def _stage(self, spec: StageSpec, current, label: str):
+        if spec.name in EXPRESSION_STAGES:
+            method = getattr(current, NAMES[spec.name][self.ENGINE])
+            return method(self.fn(spec.args["expr"], EXPRESSION_STAGES[spec.name], label))
+        if spec.name in TWO_STREAM_STAGES:
+            return getattr(current, NAMES[spec.name][self.ENGINE])(self.other(current, spec.args["name"], label))
+        return getattr(self, "_" + spec.name.replace("-", "_"))(current, spec.args, label)
+
+    def other(self, current, name: str, label: str):
+        """The stream named by a stage that combines two (the local nodes check that their slides match)."""
+        return self.stream(name, label)
+
     # --- compilation helpers ---
     def fn(self, source: str, params: tuple[str, ...], label: str) -> Callable:
         return expr.compile_function(source, params, label, self.namespace)
@@ -108,22 +130,7 @@ class ChainBuilder:
     def reducer(self, source: str, label: str) -> Callable:
         return expr.binary_reducer(source, label, self.namespace)
 
-    # --- one method per stage: (current stream, args, label) -> stream ---
-    def _map(self, s, a, label):
-        return s.map(self.fn(a["expr"], _ONE_ARG, label))
-
-    def _flat_map(self, s, a, label):
-        return s.flat_map(self.fn(a["expr"], _ONE_ARG, label))
-
-    def _filter(self, s, a, label):
-        return s.filter(self.fn(a["expr"], _ONE_ARG, label))
-
-    def _map_values(self, s, a, label):
-        return s.map_values(self.fn(a["expr"], _VALUE_ARG, label))
-
-    def _flat_map_values(self, s, a, label):
-        return s.flat_map_values(self.fn(a["expr"], _VALUE_ARG, label))
-
+    # --- one method per remaining stage: (current stream, args, label) -> stream ---
     def _key_by(self, s, a, label):
         return s.key_by(self.fn(a["expr"], _ONE_ARG, label))
 
@@ -162,18 +169,6 @@ class ChainBuilder:
     def _from(self, s, a, label):
         return self.stream(a["name"], label)
 
-    def _two(method):
-        def build(self, s, a, label):
-            return getattr(s, method)(self.stream(a["name"], label))
-
-        return build
-
-    _union = _two("union")
-    _join = _two("join")
-    _left_outer_join = _two("left_outer_join")
-    _right_outer_join = _two("right_outer_join")
-    _full_outer_join = _two("full_outer_join")
-    _cogroup = _two("cogroup")
 
     def _window(self, s, a, label):
         return s.window(_ms(a["length"]), _ms(a.get("slide")))

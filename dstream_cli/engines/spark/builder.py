@@ -118,6 +118,8 @@ class SparkChainBuilder(ChainBuilder):
     """Builds the chain on a ``pyspark.streaming.StreamingContext``; *outputs* collects each output's slide (ms),
     so the runner knows at which batch times Spark has jobs to wait for."""
 
+    ENGINE = 1  # PySpark's method names in NAMES
+
     def __init__(self, context, inputs, main_input, namespace, *, batch_ms: int, output_retries: int) -> None:
         super().__init__(context, inputs, main_input, namespace)
         self.batch_ms = batch_ms
@@ -135,21 +137,6 @@ class SparkChainBuilder(ChainBuilder):
         self.output_slides_ms.append(round(s._slideDuration * 1000))
 
     # --- stateless ---
-    def _map(self, s, a, label):
-        return s.map(self.fn(a["expr"], ("x",), label))
-
-    def _flat_map(self, s, a, label):
-        return s.flatMap(self.fn(a["expr"], ("x",), label))
-
-    def _filter(self, s, a, label):
-        return s.filter(self.fn(a["expr"], ("x",), label))
-
-    def _map_values(self, s, a, label):
-        return s.mapValues(self.fn(a["expr"], ("v",), label))
-
-    def _flat_map_values(self, s, a, label):
-        return s.flatMapValues(self.fn(a["expr"], ("v",), label))
-
     def _key_by(self, s, a, label):
         return s.map(KeyBy(self.fn(a["expr"], ("x",), label)))
 
@@ -181,25 +168,15 @@ class SparkChainBuilder(ChainBuilder):
         return s.repartition(a["num"])
 
     # --- several streams ---
-    def _other(self, s, a, label):
-        other = self.stream(a["name"], label)
-        require_same_slide(label, round(s._slideDuration * 1000), round(other._slideDuration * 1000))
+    def other(self, current, name: str, label: str):
+        other = self.stream(name, label)
+        # PySpark's joins do not check slides (only union does): the local engine's rule, here too
+        require_same_slide(label, round(current._slideDuration * 1000), round(other._slideDuration * 1000))
         return other
 
-    def _two(method):
-        def build(self, s, a, label):
-            return getattr(s, method)(self._other(s, a, label))
-
-        return build
-
-    _union = _two("union")
-    _join = _two("join")
-    _left_outer_join = _two("leftOuterJoin")
-    _right_outer_join = _two("rightOuterJoin")
-    _full_outer_join = _two("fullOuterJoin")
-
-    def _cogroup(self, s, a, label):
-        return s.cogroup(self._other(s, a, label)).mapValues(_lists)
+    def _stage(self, spec, current, label: str):
+        combined = super()._stage(spec, current, label)
+        return combined.mapValues(_lists) if spec.name == "cogroup" else combined  # Spark's iterables as lists
 
     # --- windows ---
     def _window(self, s, a, label):
@@ -263,12 +240,12 @@ class SparkChainBuilder(ChainBuilder):
         self._output(s, label, CommandRunner(a["command"], a.get("format") or "tsv", _stdout, timeout_s))
         return s
 
-    def _local_only(self, s, a, label):
-        raise UsageError(f"{a['_stage']} writes to {LOCAL_ONLY_STAGES[a['_stage']]} from the local engine only in "
-                         "this version; run this chain with --engine local")
+    def _local_only(self, stage: str):
+        raise UsageError(f"{stage} writes to {LOCAL_ONLY_STAGES[stage]} from the local engine only in this version; "
+                         "run this chain with --engine local")
 
     def _save_to_kafka(self, s, a, label):
-        return self._local_only(s, {**a, "_stage": "save-to-kafka"}, label)
+        self._local_only("save-to-kafka")
 
     def _save_to_db(self, s, a, label):
-        return self._local_only(s, {**a, "_stage": "save-to-db"}, label)
+        self._local_only("save-to-db")
