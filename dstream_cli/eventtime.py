@@ -44,6 +44,7 @@ class EventTime:
         from .ops.batch import item_getter_of
 
         self._in_c = item_getter_of(self.extract)  # x['ts'] as an itemgetter: the same, in C
+        self._text_ms: dict[str, int] = {}  # a log repeats each second's text for every record in it
 
     def millis(self, record) -> int:
         """The record's time in epoch milliseconds; BadRecord names what could not be read."""
@@ -68,13 +69,12 @@ class EventTime:
         return None
 
     def _text_millis(self, text: str) -> int:
-        # a log repeats each second's text for every record in it: parse each text once
-        cache = self.__dict__.setdefault("_text_cache", {})
-        ms = cache.get(text)
+        """A text time, parsed once per distinct text (the cache is emptied past 100,000 of them)."""
+        ms = self._text_ms.get(text)
         if ms is None:
-            if len(cache) > 100_000:
-                cache.clear()
-            ms = cache[text] = self.value_millis(text)
+            if len(self._text_ms) > 100_000:
+                self._text_ms.clear()
+            ms = self._text_ms[text] = self.value_millis(text)
         return ms
 
     def value_millis(self, value) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import tempfile
 
 from .errors import UsageError
@@ -34,8 +35,6 @@ def write_atomically(path: str, data: bytes, mode: int = 0o666) -> None:
 
 def write_directory_atomically(path: str, files: dict[str, bytes]) -> None:
     """A directory of *files* that appears whole: written beside *path*, then renamed over any earlier one."""
-    import shutil
-
     parent = os.path.dirname(os.path.abspath(path))
     os.makedirs(parent, exist_ok=True)
     temporary = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=parent)

@@ -21,6 +21,7 @@ import orjson
 from ...errors import ExitStatus, StageFailed, UsageError
 from ...expr import Namespace
 from ...formats import batch_parser
+from ...fsio import write_atomically
 from ...inputs import queue_file_batches
 from ...metrics import BatchInfo, MetricsWriter
 from ...scheduler.signals import install_stop_signals
@@ -73,10 +74,8 @@ class BatchListener:
 
     def __init__(self, batch_ms: int, metrics_path: str | None, progress: bool, queue_sizes: dict[int, int]) -> None:
         self.completed: set[int] = set()
-        self.count = 0
         self.records_by_stream: dict[int, int] = {}
         self.queue_sizes = queue_sizes  # queue streams report no records to Spark: their sizes by batch time
-        self.changed = threading.Condition()
         self.metrics = MetricsWriter(metrics_path) if metrics_path else None
         self.view = None
         if progress:
@@ -87,13 +86,11 @@ class BatchListener:
     def batch_completed(self, info) -> None:
         t = info.batchTime().milliseconds()
         inputs = info.streamIdToInputInfo()
-        with self.changed:
-            for stream_id in inputs.keySet():
-                self.records_by_stream[stream_id] = (self.records_by_stream.get(stream_id, 0)
-                                                     + inputs.get(stream_id).numRecords())
-            self.completed.add(t)
-            self.count += 1
-            self.changed.notify_all()
+        # one listener thread writes these; the run's loop only reads them
+        for stream_id in inputs.keySet():
+            self.records_by_stream[stream_id] = (self.records_by_stream.get(stream_id, 0)
+                                                 + inputs.get(stream_id).numRecords())
+        self.completed.add(t)
         figures = BatchInfo(
             batch_time=t, records_in=info.numRecords() + self.queue_sizes.get(t, 0),
             processing_ms=max(info.processingDelay(), 0), scheduling_delay_ms=max(info.schedulingDelay(), 0),
@@ -136,7 +133,7 @@ class SparkRun:
         self.output_slides_ms: list[int] = []
         self.stop_requested = threading.Event()
         self.owns_context = False
-        self.temporary_checkpoint: str | None = None
+        self.scratch_dir: str | None = None  # this run's own files: zipped code for executors, a checkpoint
         self.chain_file = None
         self.saved: dict = {}
 
@@ -198,9 +195,9 @@ class SparkRun:
         return shutil.make_archive(base, "zip", os.path.dirname(directory), os.path.basename(directory))
 
     def _scratch(self) -> str:
-        if self.temporary_checkpoint is None:
-            self.temporary_checkpoint = tempfile.mkdtemp(prefix="dstream-spark-")
-        return self.temporary_checkpoint
+        if self.scratch_dir is None:
+            self.scratch_dir = tempfile.mkdtemp(prefix="dstream-spark-")
+        return self.scratch_dir
 
     # --- inputs ----------------------------------------------------------------------------
     def _input_factory(self, holder: dict, name: str, kind: str, target):
@@ -236,7 +233,7 @@ class SparkRun:
                 if block.bad:
                     raw, reason = block.bad[0]
                     raise UsageError(f"input {name}, batch {len(batches) + 1}: {reason}: {raw[:80]!r}")
-                batches.append(parse(list(block.records)) if self.options["fmt"] != "text" else list(block.records))
+                batches.append(parse(list(block.records)))
         self.queue_batches[name] = batches
         return batches
 
@@ -296,8 +293,10 @@ class SparkRun:
         return ssc
 
     def _fingerprint(self) -> list:
-        return [[spec.name, dict(spec.args)] for spec in self.specs] + [
-            self.batch_ms, self.options["fmt"], sorted([n, k, str(t)] for n, (k, t) in self.inputs.items())]
+        """The chain, batch interval, format and inputs, in the JSON form it is saved in."""
+        inputs = sorted([name, kind, str(target)] for name, (kind, target) in self.inputs.items())
+        chain = [[spec.name, dict(spec.args)] for spec in self.specs]
+        return orjson.loads(orjson.dumps([*chain, self.batch_ms, self.options["fmt"], inputs], default=str))
 
     def _load_chain(self) -> None:
         """Spark's checkpoint holds the code of the chain that wrote it: refuse to resume another chain."""
@@ -309,21 +308,20 @@ class SparkRun:
             return
         with open(self.chain_file, "rb") as handle:
             self.saved = orjson.loads(handle.read())
-        if self.saved.get("fingerprint") != orjson.loads(orjson.dumps(self._fingerprint(), default=str)):
+        if self.saved.get("fingerprint") != self._fingerprint():
             raise UsageError(f"--checkpoint {checkpoint} was written by another chain or batch interval, and a Spark "
                              "checkpoint runs the code that wrote it; use a new directory for this chain")
 
     def _save_chain(self) -> None:
         if self.chain_file is None:
             return
-        from ...fsio import write_atomically
-
         document = {"fingerprint": self._fingerprint(), "output_slides_ms": self.output_slides_ms,
                     "served": {name: list(server.address) for name, server in self.served.items()},
                     "stream_ids": self.stream_ids}
         os.makedirs(os.path.dirname(self.chain_file), exist_ok=True)
-        write_atomically(self.chain_file, orjson.dumps(document, default=str))
-        self.saved = orjson.loads(orjson.dumps(document, default=str))
+        data = orjson.dumps(document)
+        write_atomically(self.chain_file, data)
+        self.saved = orjson.loads(data)
 
     def _restored(self) -> None:
         """A context from the checkpoint: its inputs are Spark's; the served ones are served again on their ports."""
@@ -398,8 +396,8 @@ class SparkRun:
                 server.close()
             if listener is not None:
                 listener.close()
-            if self.temporary_checkpoint:
-                shutil.rmtree(self.temporary_checkpoint, ignore_errors=True)
+            if self.scratch_dir:
+                shutil.rmtree(self.scratch_dir, ignore_errors=True)
 
     def _stage_label(self, stage: str) -> str:
         """"stage 2 (map)" with its expression, as the local engine names a failing stage."""
@@ -435,7 +433,7 @@ class SparkRun:
         run_for = self.options["run_for"]
         deadline = None if run_for is None else time.monotonic() + run_for / 1000
         while not self._should_stop(deadline):
-            if self.options["batches"] and listener.count >= self.options["batches"]:
+            if self.options["batches"] and len(listener.completed) >= self.options["batches"]:
                 return
             if self.served and all(server.ended and listener.records_by_stream.get(self.stream_ids[name], 0)
                                    >= server.sent for name, server in self.served.items()) \
