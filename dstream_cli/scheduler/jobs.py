@@ -216,8 +216,10 @@ class JobScheduler:
     def _loop_event_time(self, nodes: list, deadline, t: int | None) -> None:
         """--event-time: take in what arrived, run every batch the watermark has passed, and cross a gap in which
         nothing is left in any window or state at once. At the end of input (or a stop, once what was received
-        is taken in) every open interval is computed; with --idle-timeout, also after that long with nothing new."""
-        idle_timeout = self.context.event_time.idle_timeout_ms  # *t*: the next batch to run (None: not known yet)
+        is taken in) every open interval is computed; with --idle-timeout, also after that long with nothing new.
+        *t* is the next batch to run (None: not known until records come)."""
+        idle_timeout = self.context.event_time.idle_timeout_ms
+        every_node = self.graph.nodes()  # the graph does not change while it runs
         stopping = False
         quiet_since = time.monotonic()
         run_here = 0
@@ -235,13 +237,9 @@ class JobScheduler:
             finished = (all(stream.ended for stream in self.inputs) if not stopping
                         else not any(stream.backlog() for stream in self.inputs))
             idle = idle_timeout is not None and (time.monotonic() - quiet_since) * 1000 >= idle_timeout
-            if finished or idle:
-                limit = max((max(node.pending) for node in nodes if node.pending), default=None)
-            else:
-                passed = [node.closable() for node in nodes if not node.source.ended]
-                limit = None if not passed or None in passed else min(passed)
+            limit = self._event_limit(nodes, close_all=finished or idle)
             while limit is not None:
-                following = self._next_event_batch(t, nodes, limit)
+                following = self._next_event_batch(t, nodes, every_node, limit)
                 if following is None:
                     break
                 t = following
@@ -257,19 +255,28 @@ class JobScheduler:
                 self.wake.wait(0.005)
                 self.wake.clear()
 
-    def _next_event_batch(self, t: int | None, nodes: list, limit: int) -> int | None:
+    @staticmethod
+    def _event_limit(nodes: list, close_all: bool) -> int | None:
+        """The latest batch that may run now: every open one when *close_all*, else the latest the watermark of
+        every input still reading has passed (None: none yet)."""
+        if close_all:
+            return max((max(node.pending) for node in nodes if node.pending), default=None)
+        passed = [node.closable() for node in nodes if not node.source.ended]
+        return None if not passed or None in passed else min(passed)
+
+    def _next_event_batch(self, t: int | None, nodes: list, every_node: list, limit: int) -> int | None:
         """The batch to run next by event time, or None to wait for the watermark: *t*, unless nothing is kept in
         any window or state and the next records are more than QUIET_GAP_BATCHES away (or none was run yet),
         then their batch, once the watermark has passed it. Decided by the records alone, not by how they
         were read: a record for a batch before the one jumped to is late either way."""
         batch = self.context.batch_ms
         pending = min((p for p in (node.next_pending() for node in nodes) if p is not None), default=None)
-        if t is not None and (any(node.holds_data(t) for node in self.graph.nodes())
+        if t is not None and (any(node.holds_data(t) for node in every_node)
                               or (pending is not None and pending - t <= QUIET_GAP_BATCHES * batch)):
             return t if t <= limit else None
         if pending is None or pending > limit:
             return None
-        for node in self.graph.nodes():
+        for node in every_node:
             node.fast_forward(pending)
         return pending
 
