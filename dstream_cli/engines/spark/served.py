@@ -27,7 +27,7 @@ class LineForwarder(ReceiverSupervisor):
 
     def __init__(self, receiver: Receiver, name: str, server: LineServer, stderr) -> None:
         # Spark's receiver applies --max-rate and backpressure; here the rate is unlimited
-        super().__init__(receiver, name, BlockBuffer(), lambda: 0, RateLimiter(), stderr, server.finished.set)
+        super().__init__(receiver, name, BlockBuffer(), lambda: 0, RateLimiter(), stderr)
         self.server = server
 
     def _push(self, records, bad, position, sync: bool) -> None:
@@ -57,7 +57,6 @@ class LineServer:
         self.name = name
         self.listener = socket.create_server((host, port))
         self.address = self.listener.getsockname()[:2]
-        self.finished = threading.Event()
         self.failure: str | None = None
         self.sent = 0
         self._connection: socket.socket | None = None
@@ -103,7 +102,8 @@ class LineServer:
 
     @property
     def ended(self) -> bool:
-        return self.finished.is_set() and self.failure is None
+        """The receiver reached the end of its input (a finite one: stdin, a file) and every line was sent."""
+        return self.supervisor.finished.is_set() and self.failure is None
 
     def close(self) -> None:
         self._closed = True
