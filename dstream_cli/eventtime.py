@@ -239,13 +239,15 @@ class EventTimeDStream(DStream):
         return records
 
     def allocate(self, t: int) -> int:
-        return len(self.pending.get(t, ()))
-
-    def compute(self, t: int) -> list:
-        records = self.pending.pop(t, [])
+        """Batch *t* runs: its records leave the open intervals for the memo, where a window that asks for them
+        only at its slide finds them, the checkpoint saves them, and ``forget`` drops them."""
+        records = self.generated[t] = self.pending.pop(t, [])
         if not self.pending:
             self._in_order = True
-        return records
+        return len(records)
+
+    def compute(self, t: int) -> list:
+        return []  # a batch time that was never allocated: nothing had that time
 
     def batch_done(self, t: int) -> int:
         """Batch *t* is computed: its interval is closed. Returns the late records counted since the last one."""

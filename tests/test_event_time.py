@@ -49,6 +49,20 @@ def test_a_log_read_by_event_time_gives_the_batches_of_records_arriving_at_those
     assert [t for t, _ in got] == list(range(2000, 14001, 2000))
 
 
+def test_a_window_computed_only_at_its_slide_takes_every_batch_and_the_run_ends(tmp_path):
+    """A tumbling window asks for its input's batches only every 4 s: each batch run in between keeps its records
+    for it, and the last two seconds, past the last slide, do not keep a finished log's run waiting."""
+    records = events()
+    stages = ["map", "(x['w'], 1)", "reduce-by-key-and-window", "sum", "4s", "4s"]
+    prefix = tmp_path / "event" / "o"
+    subprocess.run([*installed_dstream(), "--format", "json", "--event-time", "x['ts']", "--time-unit", "ms",
+                    *stages, "save-as-text-files", str(prefix), "--format", "repr"],
+                   input=as_lines(records), text=True, check=True, timeout=30)
+    expected = by_arrival(tmp_path, records, stages, batches=14)
+    assert [(t, sorted(b)) for t, b in read_batch_files(str(prefix))] == [(t, sorted(b)) for t, b in expected]
+    assert [t for t, _ in expected] == [4000, 8000, 12000]
+
+
 def test_records_shuffled_within_the_lateness_give_the_output_of_sorted_ones(tmp_path):
     records = events(seed=5)
     rng = random.Random(9)
