@@ -9,6 +9,8 @@ was read in chunks (and after a restart).
 """
 from __future__ import annotations
 
+import bisect
+import collections
 import dataclasses
 import datetime
 import itertools
@@ -17,6 +19,7 @@ from typing import Callable
 
 from .dstream import DStream
 from .errors import RECORD_ERRORS, BadRecord, StageFailed, UsageError, shorten
+from .receivers.chunks import LineBatch
 
 LATE_POLICIES = ("dead-letter", "drop", "fail")
 TIME_UNITS = ("s", "ms")
@@ -117,6 +120,7 @@ class EventTimeDStream(DStream):
         self.closed_through: int | None = None  # the latest batch time already computed
         self.late = 0  # late records since the last batch
         self._in_order, self._last_opened = True, 0  # every open batch was opened after the earlier ones
+        self.unread: collections.deque[list] = collections.deque()  # parts taken from the input, not yet in batches
 
     @property
     def input_names(self) -> tuple[str, ...]:
@@ -132,23 +136,42 @@ class EventTimeDStream(DStream):
         return None if watermark is None else batch_time_of(watermark, self.context.batch_ms) - self.context.batch_ms
 
     def ingest(self, now_ms: int) -> int:
-        """Take what the input received up to *now_ms*, parsed, into the batches of its times; return how many."""
-        batch_ms = self.context.batch_ms
-        report_as = self._closed() + batch_ms  # the next batch, in messages
-        lines = self.source.take(now_ms, report_as)
-        if not lines:
-            return 0
-        records = list(lines) if self.parse is None else self._parsed(list(lines), report_as)
+        """Take one part of what the input received up to *now_ms* (a read's lines) into the batches of its times;
+        return how many records. A part at a time, with the batches it closes run before the next, keeps the
+        records held (and the memory touched) near what the open intervals need."""
+        report_as = self._closed() + self.context.batch_ms  # the next batch, in messages
+        if not self.unread:
+            lines = self.source.take(now_ms, report_as)
+            if not lines:
+                return 0
+            as_bytes = self.parse is not None and self.parse.shape == ("parse", "json")  # orjson reads bytes
+            self.unread.extend(lines.parts(as_bytes) if isinstance(lines, LineBatch) else [list(lines)])
+        part = self.unread.popleft()
+        records = part if self.parse is None else self._parsed(part, report_as)
         times = self.event_time.millis_all(records) if records else []
         if times is None or not self._take_in_order(records, times):
             self._take_one_by_one(records, report_as)
         return len(records)
+
+    @property
+    def exhausted(self) -> bool:
+        """The input has ended and every line it gave is in a batch."""
+        return self.source.ended and not self.unread
+
+    def _parsed(self, part: list, t: int) -> list:
+        try:
+            return self.parse.fast(part, t)
+        except RECORD_ERRORS:  # noqa: BLE001 - again line by line, to name or skip the bad ones
+            text = [line.decode("utf-8", "surrogatepass") if type(line) is bytes else line for line in part]
+            return self.parse.slow(text, t, self.context.record_errors.rejecter(t, self.name))
 
     def _take_in_order(self, records: list, times: list[int]) -> bool:
         """The records into their batches in C-level passes; False (nothing taken) when one of them is late,
         which record by record then names."""
         if not records:
             return True
+        if all(map(operator.le, times, itertools.islice(times, 1, None))):
+            return self._take_sorted(records, times)
         batch_ms, lateness = self.context.batch_ms, self.event_time.allowed_lateness_ms
         neg, repeat = operator.neg, itertools.repeat
         buckets = list(map(operator.mul, map(neg, map(operator.floordiv, map(neg, times), repeat(batch_ms))),
@@ -164,6 +187,23 @@ class EventTimeDStream(DStream):
             self._opened(t).extend(map(operator.itemgetter(1), group))
         newest = max(times)
         self.newest_ms = newest if self.newest_ms is None else max(self.newest_ms, newest)
+        return True
+
+    def _take_sorted(self, records: list, times: list[int]) -> bool:
+        """Records in time order (a log, as it usually is): only the first can be late, and each batch's records
+        are one slice, found by bisection."""
+        batch_ms = self.context.batch_ms
+        first = batch_time_of(times[0], batch_ms)
+        before = times[0] if self.newest_ms is None else self.newest_ms
+        if first <= self._closed() or first < before - self.event_time.allowed_lateness_ms:
+            return False
+        start, count = 0, len(times)
+        while start < count:
+            t = batch_time_of(times[start], batch_ms)
+            end = bisect.bisect_right(times, t, start)
+            self._opened(t).extend(records[start:end])
+            start = end
+        self.newest_ms = max(before, times[-1])
         return True
 
     def _take_one_by_one(self, records: list, report_as: int) -> None:
@@ -194,12 +234,6 @@ class EventTimeDStream(DStream):
         """The latest batch time computed; the zero time's batch counts as one, since it never runs."""
         return self.context.zero_ms if self.closed_through is None else self.closed_through
 
-    def _parsed(self, lines: list, t: int) -> list:
-        try:
-            return self.parse.fast(lines, t)
-        except RECORD_ERRORS:  # noqa: BLE001 - again line by line, to name or skip the bad ones
-            return self.parse.slow(lines, t, self.context.record_errors.rejecter(t, self.name))
-
     def _late(self, record, ms: int, closed: int) -> None:
         policy = self.event_time.late or ("dead-letter" if self.context.record_errors.dead_letter else "count")
         reason = f"late: event time {ms} ms is in a batch already computed (through {closed} ms)"
@@ -213,7 +247,8 @@ class EventTimeDStream(DStream):
         """The open batches and the watermark, beside the source's position after what they hold."""
         data = super().snapshot(t)
         data.update(pending=[[u, records] for u, records in sorted(self.pending.items())], newest=self.newest_ms,
-                    closed=self.closed_through)
+                    closed=self.closed_through, unread=[[line.decode("utf-8", "surrogatepass") if type(line) is bytes
+                                                         else line for line in part] for part in self.unread])
         return data
 
     def restore(self, data: dict) -> None:
@@ -221,6 +256,7 @@ class EventTimeDStream(DStream):
         self.pending = {u: list(records) for u, records in data.get("pending", [])}
         self._in_order, self._last_opened = False, 0
         self.newest_ms, self.closed_through = data.get("newest"), data.get("closed")
+        self.unread = collections.deque(data.get("unread", []))
 
     def next_pending(self) -> int | None:
         if not self.pending:

@@ -55,7 +55,3 @@ class DStreamGraph:
         """What the chain is, node by node: a checkpoint is only valid for the same one."""
         return [f"{type(node).__name__} {re.sub(r'^stage [0-9]+ ', '', node.label)} slide={node.slide_ms}"
                 for node in self.stateful_nodes()]
-
-    def forget(self, t: int) -> None:
-        for node in self.nodes():
-            node.forget(t)

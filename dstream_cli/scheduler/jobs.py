@@ -50,6 +50,7 @@ class JobScheduler:
         self.wake = threading.Event()
         self.stop_requested = threading.Event()
         self.inputs: list = []
+        self.nodes: list = []  # every node an output reaches, parents first: set when the run starts
         self.clock = None
         self.metrics = MetricsWriter(options.metrics_path) if options.metrics_path else None
         self.listeners: list = []
@@ -73,7 +74,8 @@ class JobScheduler:
 
         from ..eventtime import EventTimeDStream
 
-        event_nodes = [node for node in graph.nodes() if isinstance(node, EventTimeDStream)]
+        self.nodes = graph.nodes()  # once: the graph does not change while it runs
+        event_nodes = [node for node in self.nodes if isinstance(node, EventTimeDStream)]
         # event time: batch times come from the records, so arrival is stamped on the real clock
         simulated = not event_nodes and all(isinstance(i, QueueInputDStream) for i in self.inputs)
         self.clock = ManualClock(self.options.start_time_ms) if simulated else SystemClock()
@@ -219,7 +221,6 @@ class JobScheduler:
         is taken in) every open interval is computed; with --idle-timeout, also after that long with nothing new.
         *t* is the next batch to run (None: not known until records come)."""
         idle_timeout = self.context.event_time.idle_timeout_ms
-        every_node = self.graph.nodes()  # the graph does not change while it runs
         stopping = False
         quiet_since = time.monotonic()
         run_here = 0
@@ -234,12 +235,13 @@ class JobScheduler:
             taken = sum(node.ingest(now) for node in nodes)
             if taken:
                 quiet_since = time.monotonic()
-            finished = (all(stream.ended for stream in self.inputs) if not stopping
-                        else not any(stream.backlog() for stream in self.inputs))
+            unread = any(node.unread for node in nodes)
+            finished = not unread and (all(stream.ended for stream in self.inputs) if not stopping
+                                       else not any(stream.backlog() for stream in self.inputs))
             idle = idle_timeout is not None and (time.monotonic() - quiet_since) * 1000 >= idle_timeout
             limit = self._event_limit(nodes, close_all=finished or idle)
             while limit is not None:
-                following = self._next_event_batch(t, nodes, every_node, limit)
+                following = self._next_event_batch(t, nodes, limit)
                 if following is None:
                     break
                 t = following
@@ -251,7 +253,7 @@ class JobScheduler:
                 t += self.context.batch_ms
             if finished and not any(node.pending for node in nodes):
                 return
-            if not taken:
+            if not taken and not unread:
                 self.wake.wait(0.005)
                 self.wake.clear()
 
@@ -261,22 +263,22 @@ class JobScheduler:
         every input still reading has passed (None: none yet)."""
         if close_all:
             return max((max(node.pending) for node in nodes if node.pending), default=None)
-        passed = [node.closable() for node in nodes if not node.source.ended]
+        passed = [node.closable() for node in nodes if not node.exhausted]
         return None if not passed or None in passed else min(passed)
 
-    def _next_event_batch(self, t: int | None, nodes: list, every_node: list, limit: int) -> int | None:
+    def _next_event_batch(self, t: int | None, nodes: list, limit: int) -> int | None:
         """The batch to run next by event time, or None to wait for the watermark: *t*, unless nothing is kept in
         any window or state and the next records are more than QUIET_GAP_BATCHES away (or none was run yet),
         then their batch, once the watermark has passed it. Decided by the records alone, not by how they
         were read: a record for a batch before the one jumped to is late either way."""
         batch = self.context.batch_ms
         pending = min((p for p in (node.next_pending() for node in nodes) if p is not None), default=None)
-        if t is not None and (any(node.holds_data(t) for node in every_node)
-                              or (pending is not None and pending - t <= QUIET_GAP_BATCHES * batch)):
+        if t is not None and ((pending is not None and pending - t <= QUIET_GAP_BATCHES * batch)
+                              or any(node.holds_data(t) for node in self.nodes)):
             return t if t <= limit else None
         if pending is None or pending > limit:
             return None
-        for node in every_node:
+        for node in self.nodes:
             node.fast_forward(pending)
         return pending
 
@@ -315,7 +317,9 @@ class JobScheduler:
             self._checkpoint(t)
         for stream in self.inputs:
             stream.batch_completed(t)
-        self.graph.forget(t)
+        for node in self.nodes:
+            if node.generated:
+                node.forget(t)
         processing_ms = int((time.monotonic() - began) * 1000)
         scheduling_ms = 0 if self.clock.simulated else max(started - t, 0)
         info = BatchInfo(
