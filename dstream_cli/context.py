@@ -11,22 +11,25 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import itertools
 import os
 import sys
 import threading
-from typing import Iterable
+from typing import Callable, Iterable
 
 from .duration import parse_duration, require_multiple
 from .errors import ExitStatus, UsageError
 from .graph import DStreamGraph
 from .inputs import QueueInputDStream, ReceiverInputDStream, queue_file_batches
+from .listener import ReceiverInfo
+from .partitions import Partitioning
 from .receivers.base import Receiver, ReceiverSupervisor
 from .receivers.blocks import DEFAULT_MAX_BACKLOG, DEFAULT_MAX_BACKLOG_BYTES, Block
 from .receivers.lines import DEFAULT_MAX_LINE_BYTES
 from .record_errors import RecordErrors
 from .scheduler.jobs import JobScheduler, RunOptions
 from .scheduler.rate import RateLimiter
-
 
 #: Spark checkpoints a stateful stream every batch interval rounded up to at least this
 MIN_CHECKPOINT_INTERVAL_MS = 10_000
@@ -49,20 +52,33 @@ class StreamingContext:
     Checkpoints that are all unreadable are refused (exit 1) unless *start_fresh*. They are written every
     *checkpoint_interval* (a duration, a multiple of the batch interval; by default, as Spark, the batch
     interval rounded up to at least 10 s) and after the last batch; a restart recomputes the batches since.
+    *partitions* is how many partitions an input's batch has for ``glom`` and ``map_partitions`` (results
+    of every other operator are the same for any number).
+    A context whose inputs are all queues ends when they are empty, at once on a simulated clock; with
+    *until_stopped* it runs on the system clock until ``stop()``, giving empty batches once the queues are
+    empty, as Spark does (for tests ported from PySpark that start, sleep and stop).
     """
+
+    #: the context that was started and has not stopped yet (Spark's ``getActive``)
+    _active: "StreamingContext | None" = None
+    _active_lock = threading.Lock()
 
     def __init__(self, batch_interval=1, *, checkpoint: str | None = None, on_error: str = "fail",
                  dead_letter: str | None = None, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
                  wal: bool = False, max_backlog: int | None = DEFAULT_MAX_BACKLOG, stdout=None,
                  stderr=None, start_fresh: bool = False,
                  max_backlog_bytes: int | None = DEFAULT_MAX_BACKLOG_BYTES, checkpoint_interval=None,
-                 event_time=None) -> None:
+                 event_time=None, partitions: int = 1, until_stopped: bool = False) -> None:
         self.batch_ms = parse_duration(batch_interval)
         self.checkpoint_interval_ms = default_checkpoint_interval(self.batch_ms)
         if checkpoint_interval is not None:
             self.checkpoint_interval_ms = parse_duration(checkpoint_interval)
             require_multiple("--checkpoint-interval", self.checkpoint_interval_ms, "--batch", self.batch_ms)
         self.zero_ms = 0
+        self.partitions = Partitioning(partitions).count  # checked as every partition count is
+        self.until_stopped = until_stopped
+        self.remember_ms: int | None = None  # remember(): every output's history is kept at least this long
+        self.streaming_listeners: list = []
         # --event-time: an eventtime.EventTime; every input's records then go to the batches of their own times
         self.event_time = event_time
         self.stream_id: str | None = None  # set when the run starts; kept in checkpoints
@@ -72,15 +88,12 @@ class StreamingContext:
         self.max_backlog = max_backlog
         self.max_backlog_bytes = max_backlog_bytes
         self._stdout, self._stderr = stdout, stderr
-        self.checkpoint_dir = checkpoint
+        self.checkpoint_dir = None
         self.checkpoints = None
         if wal and not checkpoint:
             raise UsageError("--wal needs --checkpoint DIR: the write-ahead log is kept there")
         self.wal = wal
-        if checkpoint:
-            from .checkpoint import CheckpointStore
-
-            self.checkpoints = CheckpointStore(checkpoint, self.stderr(), start_fresh)
+        self._start_fresh = start_fresh
         self.rate_limiter = RateLimiter()
         self.clock = None
         self.state_streams: list = []
@@ -89,6 +102,9 @@ class StreamingContext:
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self._done = threading.Event()
+        self._stop_asked = False
+        if checkpoint:
+            self.checkpoint(checkpoint)
 
     # --- where output goes: looked up at write time, so a swapped sys.stdout is honoured ---
     def stdout(self):
@@ -110,10 +126,83 @@ class StreamingContext:
     def naming_label(self, default: str) -> str:
         return self._label or default
 
+    # --- set-up, as Spark's StreamingContext -----------------------------------------------
+    def checkpoint(self, directory: str) -> None:
+        """Keep state and progress in *directory* (before the context starts)."""
+        if self._scheduler is not None:
+            raise UsageError("checkpoint(): set the directory before the context starts")
+        from .checkpoint import CheckpointStore
+
+        if self.checkpoints is not None:
+            self.checkpoints.close()
+        self.checkpoint_dir = directory
+        self.checkpoints = CheckpointStore(directory, self.stderr(), self._start_fresh)
+
+    def ask_checkpoint_interval(self, interval_ms: int) -> None:
+        """A stream asked to be checkpointed at least every *interval_ms* (``DStream.checkpoint``)."""
+        require_multiple("checkpoint interval", interval_ms, "--batch", self.batch_ms)
+        self.checkpoint_interval_ms = min(self.checkpoint_interval_ms, interval_ms)
+
+    def remember(self, duration) -> None:
+        """Keep every output's batches at least *duration*, for queries of past batches (Spark's ``remember``)."""
+        self.remember_ms = parse_duration(duration)
+
+    def add_streaming_listener(self, listener) -> None:
+        """Call *listener*'s ``on_...`` methods on each event (``listener.StreamingListener``)."""
+        self.streaming_listeners.append(listener)
+
+    def transform(self, streams: list, func: Callable):
+        """``func(batches)`` (or ``func(time_ms, batches)``) over several streams' batches of each time."""
+        from .ops.transformed import TransformedManyDStream
+
+        return TransformedManyDStream(list(streams), func, self.naming_label("transform"))
+
+    def union(self, *streams):
+        """One stream of every record of *streams* (the same slide), in the order given."""
+        if not streams:
+            raise UsageError("union(): give at least one stream")
+        return functools.reduce(lambda left, right: left.union(right), streams)
+
+    @classmethod
+    def get_active(cls) -> "StreamingContext | None":
+        """The context started and not yet stopped, if any."""
+        return cls._active
+
+    @classmethod
+    def get_active_or_create(cls, setup: Callable[[], "StreamingContext"]) -> "StreamingContext":
+        """The active context, or the one ``setup()`` builds."""
+        return cls._active or setup()
+
+    @classmethod
+    def get_or_create(cls, checkpoint_dir: str, setup: Callable[[], "StreamingContext"]) -> "StreamingContext":
+        """The context ``setup()`` builds, resuming from *checkpoint_dir* when it holds a checkpoint.
+
+        Spark saves the graph itself (pickled functions and all) and calls *setup* only the first time;
+        dstream saves the graph's state, so *setup* builds the same chain every time, and the checkpoint's
+        state is restored into it when the run starts (a different chain is refused)."""
+        context = setup()
+        if not isinstance(context, StreamingContext):
+            raise UsageError(f"get_or_create(): setup() gave {type(context).__name__}, not a StreamingContext")
+        if context.checkpoint_dir != checkpoint_dir:
+            context.checkpoint(checkpoint_dir)
+        return context
+
     # --- inputs ------------------------------------------------------------------------------
-    def queue_stream(self, batches: Iterable[list], name: str = "queue"):
-        """Spark's ``queueStream``: each list is one batch, in order; then empty batches."""
-        return QueueInputDStream(self, name, (Block(list(b), [], None) for b in batches), fmt=None).formatted()
+    def queue_stream(self, batches: Iterable[list], one_at_a_time: bool = True, default=None,
+                     name: str = "queue", partitions: int | None = None):
+        """Spark's ``queueStream``: each list is one batch, in order (or, not *one_at_a_time*, all of them in
+        the first); then *default* every batch if given, else empty batches. *partitions*: how ``glom`` and
+        ``map_partitions`` slice each batch (default: the context's)."""
+        batches = [list(batch) for batch in batches]
+        if not one_at_a_time:
+            batches = [[record for batch in batches for record in batch]]
+        blocks = (Block(batch, [], None) for batch in batches)
+        if default is not None:
+            blocks = itertools.chain(blocks, (Block(list(default), [], None) for _ in itertools.count()))
+        stream = QueueInputDStream(self, name, blocks, fmt=None, endless=default is not None)
+        if partitions is not None:
+            stream.partitioning = Partitioning(partitions)
+        return stream.formatted()
 
     def queue_file_stream(self, stream, name: str = "queue", fmt: str = "text"):
         """Batches from a text stream in the ``--queue`` file layout (an empty line ends a batch)."""
@@ -164,6 +253,15 @@ class StreamingContext:
                                      self.stderr())
         return self._receiver_input(name or directory, receiver, fmt)
 
+    def binary_records_stream(self, directory: str, record_length: int, name: str | None = None):
+        """Each new file in *directory* as records of *record_length* bytes (Spark's ``binaryRecordsStream``)."""
+        from .receivers.watch import BinaryRecordsReceiver
+
+        if not os.path.isdir(directory):
+            raise UsageError(f"input {name or directory}: {directory} is not a directory (create it first)")
+        receiver = BinaryRecordsReceiver(directory, record_length, stable_ms=self.batch_ms, stderr=self.stderr())
+        return self._receiver_input(name or directory, receiver, None)
+
     def kafka_stream(self, uri: str, name: str = "kafka", fmt: str = "text"):
         """Spark's direct Kafka stream: ``kafka://HOST:PORT[,...]/TOPIC[,...]?group=G&start=earliest|latest``
         (``records=json`` gives key, value, topic, partition, offset and timestamp as a JSON line; other
@@ -188,8 +286,19 @@ class StreamingContext:
         return WriteAheadLog(self.checkpoint_dir, input_name, self.stderr())
 
     def make_supervisor(self, receiver: Receiver, name: str, buffer) -> ReceiverSupervisor:
-        wake = self._scheduler.wake.set if self._scheduler is not None else None
-        return ReceiverSupervisor(receiver, name, buffer, self.clock.now_ms, self.rate_limiter, self.stderr(), wake)
+        scheduler = self._scheduler
+        wake = scheduler.wake.set if scheduler is not None else None
+        stream_id = len(self.graph.inputs) - 1 if self.graph.inputs else 0
+        for index, stream in enumerate(self.graph.inputs):
+            if getattr(stream, "name", None) == name:
+                stream_id = index
+
+        def post(event: str, active: bool, error: str | None = None) -> None:
+            if scheduler is not None:
+                scheduler.listeners.post(event, ReceiverInfo(stream_id, name, active, error))
+
+        return ReceiverSupervisor(receiver, name, buffer, self.clock.now_ms, self.rate_limiter, self.stderr(), wake,
+                                  post)
 
     # --- state bookkeeping -------------------------------------------------------------------
     def note_state(self, stream) -> None:
@@ -206,18 +315,32 @@ class StreamingContext:
     # --- running -----------------------------------------------------------------------------
     def run(self, options: RunOptions | None = None) -> ExitStatus:
         """Run in this thread until the input ends or a stop is asked for."""
-        self._scheduler = JobScheduler(self, options or RunOptions())
-        if options and options.max_rate:
-            self.rate_limiter.set_rate(options.max_rate)
-        if options and options.backpressure:
-            self.rate_limiter.set_rate(options.max_rate or options.initial_rate)
-        restore_signals = self._scheduler.install_signal_handlers()
+        self._become_active()
+        restore_signals = None
         try:
+            self._scheduler = JobScheduler(self, options or RunOptions())
+            if self._stop_asked:
+                self._scheduler.request_stop()
+            if options and options.max_rate:
+                self.rate_limiter.set_rate(options.max_rate)
+            if options and options.backpressure:
+                self.rate_limiter.set_rate(options.max_rate or options.initial_rate)
+            restore_signals = self._scheduler.install_signal_handlers()
             return self._scheduler.run()
         finally:
-            restore_signals()
+            if restore_signals is not None:
+                restore_signals()
             self.close()
+            with StreamingContext._active_lock:
+                if StreamingContext._active is self:
+                    StreamingContext._active = None
             self._done.set()
+
+    def _become_active(self) -> None:
+        with StreamingContext._active_lock:
+            if StreamingContext._active not in (None, self):
+                raise UsageError("another StreamingContext is running in this process; stop it first")
+            StreamingContext._active = self
 
     def close(self) -> None:
         """Release the checkpoint directory (done by ``run`` at its end; for a context that never ran)."""
@@ -237,6 +360,7 @@ class StreamingContext:
                 self._error = exc
                 self._done.set()
 
+        self._become_active()  # at once, so that get_active() sees it as soon as start() returns
         self._thread = threading.Thread(target=target, name="dstream-scheduler", daemon=True)
         self._thread.start()
 
@@ -249,6 +373,7 @@ class StreamingContext:
 
     def stop(self, graceful: bool = True) -> None:
         """Ask the running context to stop; graceful finishes what was received first."""
+        self._stop_asked = True  # seen by a run that has not made its scheduler yet
         if self._scheduler is not None:
             self._scheduler.request_stop()
         if not graceful and self._scheduler is not None:

@@ -11,6 +11,7 @@ import operator
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from .duration import parse_duration, require_multiple
+from .partitions import Partitioning, portable_hash
 
 if TYPE_CHECKING:
     from .context import StreamingContext
@@ -29,6 +30,9 @@ class DStream:
         self.label = context.naming_label(type(self).__name__)
         self.remember_ms = self.slide_ms
         self.generated: dict[int, list] = {}
+        # how glom and map_partitions see a batch (partitions.py); no other operator depends on it
+        self.partitioning = (self.dependencies[0].partitioning if self.dependencies
+                             else Partitioning(context.partitions))
 
     # --- Spark's node contract ---------------------------------------------------------------
     def compute(self, t: int) -> list | None:
@@ -120,8 +124,19 @@ class DStream:
         """A checkpoint of this node is complete: changes are counted from here."""
 
     # --- stateless transformations (fused into one TransformedDStream per run of stages) -------
-    def _then(self, step) -> "DStream":
-        return TransformedDStream.chain(self, step)
+    def _then(self, step, keeps_keys: bool = False) -> "DStream":
+        """*step* after this stream; a step that may change keys (*keeps_keys* False) keeps the number of
+        partitions but not where a key's pairs are (as a map after a shuffle in Spark)."""
+        node = TransformedDStream.chain(self, step)
+        node.partitioning = (self.partitioning if keeps_keys or self.partitioning.by_key is None
+                             else Partitioning(self.partitioning.count))
+        return node
+
+    def _partitioned(self, node: "DStream", num_partitions: int | None, by_key: Callable | None = portable_hash):
+        """*node* with *num_partitions* partitions placed by key (Spark's shuffle); as it was without a number."""
+        if num_partitions is not None:
+            node.partitioning = Partitioning(num_partitions, by_key)
+        return node
 
     def map(self, f: Callable) -> "DStream":
         return self._then(batch_ops.map_step(f, self._label("map")))
@@ -129,14 +144,39 @@ class DStream:
     def flat_map(self, f: Callable) -> "DStream":
         return self._then(batch_ops.flat_map_step(f, self._label("flat_map")))
 
+    def glom(self) -> "DStream":
+        """Each partition of a batch as one list (Spark's ``glom``)."""
+        split = self.partitioning.split
+        return self._whole_batch(lambda batch: split(batch), "glom")
+
+    def map_partitions(self, f: Callable, preserves_partitioning: bool = False) -> "DStream":
+        """``f(iterator of a partition's records)`` per partition; its outputs, partition after partition."""
+        return self.map_partitions_with_index(lambda _, records: f(records), preserves_partitioning,
+                                              label="map_partitions")
+
+    def map_partitions_with_index(self, f: Callable, preserves_partitioning: bool = False,
+                                  label: str = "map_partitions_with_index") -> "DStream":
+        """``f(partition index, iterator of its records)`` per partition."""
+        split = self.partitioning.split
+
+        def per_partition(batch):
+            return [out for index, part in enumerate(split(batch)) for out in f(index, iter(part))]
+
+        return self._whole_batch(per_partition, label, keeps_keys=preserves_partitioning)
+
+    def _whole_batch(self, f: Callable, label: str, keeps_keys: bool = False) -> "DStream":
+        node = TransformedDStream.chain(self, batch_ops.transform_step(f, self._label(label)), fuse=False)
+        node.partitioning = self.partitioning if keeps_keys else Partitioning(self.partitioning.count)
+        return node
+
     def filter(self, f: Callable) -> "DStream":
-        return self._then(batch_ops.filter_step(f, self._label("filter")))
+        return self._then(batch_ops.filter_step(f, self._label("filter")), keeps_keys=True)
 
     def map_values(self, f: Callable) -> "DStream":
-        return self._then(batch_ops.map_values_step(f, self._label("map_values")))
+        return self._then(batch_ops.map_values_step(f, self._label("map_values")), keeps_keys=True)
 
     def flat_map_values(self, f: Callable) -> "DStream":
-        return self._then(batch_ops.flat_map_values_step(f, self._label("flat_map_values")))
+        return self._then(batch_ops.flat_map_values_step(f, self._label("flat_map_values")), keeps_keys=True)
 
     def key_by(self, f: Callable) -> "DStream":
         return self._then(batch_ops.key_by_step(f, self._label("key_by")))
@@ -154,40 +194,90 @@ class DStream:
         return self._then(batch_ops.count_by_value_step(self._label("count_by_value")))
 
     def reduce_by_key(self, f: Callable, num_partitions: int | None = None) -> "DStream":
-        return self._then(batch_ops.reduce_by_key_step(f, self._label("reduce_by_key")))
+        return self._partitioned(self._then(batch_ops.reduce_by_key_step(f, self._label("reduce_by_key"))),
+                                 num_partitions)
 
     def group_by_key(self, num_partitions: int | None = None) -> "DStream":
-        return self._then(batch_ops.group_by_key_step(self._label("group_by_key")))
+        return self._partitioned(self._then(batch_ops.group_by_key_step(self._label("group_by_key"))),
+                                 num_partitions)
+
+    def combine_by_key(self, create_combiner: Callable, merge_value: Callable, merge_combiners: Callable,
+                       num_partitions: int | None = None) -> "DStream":
+        """Spark's ``combineByKey``: each partition combines its values per key, then the partitions' combiners
+        are merged, in partition order."""
+        split = self.partitioning.split
+
+        def combine(batch):
+            combined: dict = {}
+            for part in split(batch):
+                local: dict = {}
+                for key, value in part:
+                    local[key] = merge_value(local[key], value) if key in local else create_combiner(value)
+                for key, combiner in local.items():
+                    combined[key] = merge_combiners(combined[key], combiner) if key in combined else combiner
+            return list(combined.items())
+
+        return self._partitioned(self._whole_batch(combine, "combine_by_key"), num_partitions)
+
+    def partition_by(self, num_partitions: int, partition_func: Callable = portable_hash) -> "DStream":
+        """The same pairs in *num_partitions* partitions, each key's where ``partition_func(key)`` sends it."""
+        return self._partitioned(self._then(batch_ops.identity_step(self._label("partition_by"))),
+                                 num_partitions, partition_func)
 
     def distinct(self) -> "DStream":
         return self._then(batch_ops.distinct_step(self._label("distinct")))
 
     def repartition(self, num_partitions: int) -> "DStream":
-        # One process has one partition: order is kept, and the count matters only on --engine spark.
-        return self._then(batch_ops.identity_step(self._label("repartition")))
+        """The batch in *num_partitions* slices, in order (one process runs them all; only glom and
+        map_partitions see the difference)."""
+        return self._partitioned(self._then(batch_ops.identity_step(self._label("repartition"))),
+                                 num_partitions, by_key=None)
+
+    def cache(self) -> "DStream":
+        """Accepted as in Spark: every batch is already kept in memory as long as a later batch can ask for it."""
+        return self
+
+    def persist(self, storage_level=None) -> "DStream":
+        """Accepted as in Spark, like ``cache``: there is one storage level, memory, in this process."""
+        return self
+
+    def checkpoint(self, interval) -> "DStream":
+        """Checkpoint at least every *interval* (a multiple of this stream's slide). The context saves the
+        whole graph at once, so the smallest interval asked for any stream applies to all of them."""
+        interval_ms = parse_duration(interval)
+        require_multiple("checkpoint interval", interval_ms, "the stream's slide", self.slide_ms)
+        self.context.ask_checkpoint_interval(interval_ms)
+        return self
 
     def transform(self, f: Callable) -> "DStream":
         """``f(batch)`` or, as PySpark's ``transform``, ``f(time_ms, batch)``; returns the new batch."""
-        return TransformedDStream.chain(self, batch_ops.transform_step(f, self._label("transform")), fuse=False)
+        return self._whole_batch(f, "transform")
+
+    def transform_with(self, f: Callable, other: "DStream", keep_serializable: bool = True) -> "DStream":
+        """``f(batch, other_batch)`` or ``f(time_ms, batch, other_batch)`` per batch time (Spark's
+        ``transformWith``)."""
+        return TransformedWithDStream(self, other, batch_ops.with_time(f, 3), self._label("transform_with"),
+                                      needs_pairs=False)
 
     # --- several streams ---------------------------------------------------------------------
     def union(self, other: "DStream") -> "DStream":
-        return TransformedWithDStream(self, other, operator.add, self._label("union"))
+        return TransformedWithDStream(self, other, batch_ops.without_time(operator.add), self._label("union"),
+                                      needs_pairs=False)
 
     def join(self, other: "DStream", num_partitions: int | None = None) -> "DStream":
-        return TransformedWithDStream(self, other, batch_ops.join, self._label("join"))
+        return TransformedWithDStream(self, other, batch_ops.without_time(batch_ops.join), self._label("join"))
 
     def left_outer_join(self, other: "DStream", num_partitions: int | None = None) -> "DStream":
-        return TransformedWithDStream(self, other, batch_ops.left_outer_join, self._label("left_outer_join"))
+        return TransformedWithDStream(self, other, batch_ops.without_time(batch_ops.left_outer_join), self._label("left_outer_join"))
 
     def right_outer_join(self, other: "DStream", num_partitions: int | None = None) -> "DStream":
-        return TransformedWithDStream(self, other, batch_ops.right_outer_join, self._label("right_outer_join"))
+        return TransformedWithDStream(self, other, batch_ops.without_time(batch_ops.right_outer_join), self._label("right_outer_join"))
 
     def full_outer_join(self, other: "DStream", num_partitions: int | None = None) -> "DStream":
-        return TransformedWithDStream(self, other, batch_ops.full_outer_join, self._label("full_outer_join"))
+        return TransformedWithDStream(self, other, batch_ops.without_time(batch_ops.full_outer_join), self._label("full_outer_join"))
 
     def cogroup(self, other: "DStream", num_partitions: int | None = None) -> "DStream":
-        return TransformedWithDStream(self, other, batch_ops.cogroup, self._label("cogroup"))
+        return TransformedWithDStream(self, other, batch_ops.without_time(batch_ops.cogroup), self._label("cogroup"))
 
     # --- windows -----------------------------------------------------------------------------
     def _window_params(self, window_duration, slide_duration) -> tuple[int, int]:
@@ -223,6 +313,10 @@ class DStream:
     def count_by_window(self, window_duration, slide_duration) -> "DStream":
         return self.map(batch_ops.one).reduce_by_window(operator.add, operator.sub, window_duration, slide_duration)
 
+    def group_by_key_and_window(self, window_duration, slide_duration, num_partitions: int | None = None):
+        """Each key's values over the window, in batch order (Spark's ``groupByKeyAndWindow``)."""
+        return self.window(window_duration, slide_duration).group_by_key(num_partitions)
+
     def count_by_value_and_window(self, window_duration, slide_duration,
                                   num_partitions: int | None = None) -> "DStream":
         counted = self.map(batch_ops.pair_with_one).reduce_by_key_and_window(
@@ -231,9 +325,11 @@ class DStream:
 
     # --- state -------------------------------------------------------------------------------
     def update_state_by_key(self, update_func: Callable, num_partitions: int | None = None,
-                            timeout=None) -> "DStream":
+                            initial=None, timeout=None) -> "DStream":
+        """``update_func(new values, state or None)`` per key every batch; None removes the key. *initial*
+        is (key, state) pairs to start from (Spark's ``initialRDD``)."""
         timeout_ms = parse_duration(timeout) if timeout is not None else None
-        return StateDStream(self, update_func, timeout_ms)
+        return self._partitioned(StateDStream(self, update_func, timeout_ms, initial or ()), num_partitions)
 
     # --- output operations -------------------------------------------------------------------
     def foreach_batch(self, func: Callable) -> None:

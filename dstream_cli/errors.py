@@ -1,4 +1,11 @@
-"""The library's exceptions and the exit status each one means. Library code never imports click."""
+"""The library's exceptions and the exit status each one means. Library code never imports click.
+
+    DstreamError             every error dstream reports as one line (exit 1)
+    ├── UsageError           the chain, a duration, a window or a checkpoint does not fit (exit 2);
+    │                        also a ValueError, as PySpark raises for a bad window or duration
+    ├── StageFailed          a stage could not process a record or a batch at run time (exit 1)
+    └── OutputFailed         an output could not write a batch, even after its retries (exit 1)
+"""
 from __future__ import annotations
 
 import enum
@@ -17,7 +24,7 @@ class DstreamError(Exception):
     exit_status = ExitStatus.FAILURE
 
 
-class UsageError(DstreamError):
+class UsageError(DstreamError, ValueError):
     """The chain, an expression, a window or a checkpoint does not fit: nothing was read."""
 
     exit_status = ExitStatus.USAGE

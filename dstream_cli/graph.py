@@ -42,10 +42,11 @@ class DStreamGraph:
         reachable = {id(node) for node in self.nodes()}
         return [stream for stream in self.inputs if id(stream) in reachable]
 
-    def initialize(self) -> None:
-        """Set how long each node remembers its batches (Spark ``DStreamGraph.remember``)."""
+    def initialize(self, remember_ms: int | None = None) -> None:
+        """Set how long each node remembers its batches (Spark ``DStreamGraph.remember``): what its outputs
+        ask, and at least *remember_ms* (``StreamingContext.remember``)."""
         for output in self.outputs:
-            output.remember(output.slide_ms)
+            output.remember(max(output.slide_ms, remember_ms or 0))
 
     def stateful_nodes(self) -> list[DStream]:
         """The nodes a checkpoint saves: all but the outputs, which may change between runs."""

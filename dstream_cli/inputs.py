@@ -141,8 +141,10 @@ class QueueInputDStream(InputDStream):
 
     replayable = True
 
-    def __init__(self, context, name: str, batches: Iterable[Block], fmt: str | None = None) -> None:
+    def __init__(self, context, name: str, batches: Iterable[Block], fmt: str | None = None,
+                 endless: bool = False) -> None:
         super().__init__(context, name, fmt)
+        self.endless = endless  # a default batch follows the queue for ever (queue_stream's default=)
         self._batches: Iterator[Block] = iter(batches)
         self._next: Block | None = None
         self._consumed = 0
@@ -169,7 +171,8 @@ class QueueInputDStream(InputDStream):
 
     @property
     def ended(self) -> bool:
-        return self._peek() is None
+        # a context run until stopped gives empty batches after its queues, as Spark does
+        return not self.endless and not self.context.until_stopped and self._peek() is None
 
     def replay(self, t: int, position: int) -> int:
         records: list = []

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import collections
 
+from .listener import StreamingListener
 from .metrics import BatchInfo
 
 SPARK = "▁▂▃▄▅▆▇█"
@@ -19,7 +20,7 @@ def _count(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
 
-class ProgressView:
+class ProgressView(StreamingListener):
     """Current batch time, records, rates, delays, backlog, keys in state, and sparklines of recent batches."""
 
     def __init__(self, stderr, batch_ms: int, history: int = 40) -> None:
@@ -52,6 +53,8 @@ class ProgressView:
                       sparkline(self.processing, self.batch_ms), "rate limit",
                       "-" if info.rate_limit is None else f"{info.rate_limit:,.0f}/s")
         self.live.update(table)
+
+    on_batch_completed = update
 
     def close(self) -> None:
         self.live.stop()

@@ -407,6 +407,18 @@ def as_list(batch) -> list:
     return batch if isinstance(batch, list) else list(batch)
 
 
+def without_time(f: Callable) -> Callable:
+    """*f* of batches only, called as ``f(time_ms, *batches)``."""
+    return lambda t, *batches: f(*batches)
+
+
+def with_time(f: Callable, arguments: int) -> Callable:
+    """*f* called as ``f(time_ms, *batches)``: as it is when it takes *arguments* (PySpark's optional time
+    first), else without the time."""
+    takes_time = getattr(getattr(f, "__code__", None), "co_argcount", arguments - 1) >= arguments
+    return f if takes_time else without_time(f)
+
+
 def transform_step(f, label):
     takes_time = getattr(getattr(f, "__code__", None), "co_argcount", 1) >= 2
 

@@ -1,6 +1,7 @@
 """StateDStream: Spark's updateStateByKey, with an optional idle timeout per key."""
 from __future__ import annotations
 
+import copy
 from typing import Callable
 
 from ..dstream import DStream
@@ -22,11 +23,11 @@ class StateDStream(DStream):
     without a timeout, only the keys with values are visited and the state is updated in place.
     """
 
-    def __init__(self, parent: DStream, update: Callable, timeout_ms: int | None = None) -> None:
+    def __init__(self, parent: DStream, update: Callable, timeout_ms: int | None = None, initial=()) -> None:
         super().__init__(parent.context, [parent])
         self.update = update
         self.timeout_ms = timeout_ms
-        self.state: dict = {}
+        self.state: dict = dict(initial)  # Spark's initialRDD: (key, state) pairs the first batch starts from
         self.last_values_ms: dict = {}  # with a timeout: when each key last had values
         self.state_time: int | None = None
         # Keys set (in the order a restore must append new ones) and removed since the last checkpoint,
@@ -118,7 +119,9 @@ class StateDStream(DStream):
     def _call_update(self, key, values: list, old, t: int, reject):
         """``update(values, old)``, and the rejecter of batch *t*; a key whose update raised keeps its state."""
         try:
-            return self.update(values, old), reject
+            # the batches already handed out keep the state they had: a state the update changes in place is
+            # given to it as a copy (in Spark, each batch's state is its own, read back from the cache)
+            return self.update(values, old if type(old) in _IMMUTABLE else copy.deepcopy(old)), reject
         except RECORD_ERRORS as exc:  # noqa: BLE001
             reject = reject or self.context.record_errors.rejecter(t, ",".join(self.input_names))
             reject(self.label, (key, values, old), exc)

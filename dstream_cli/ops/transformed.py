@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import itertools
-import operator
 from typing import Callable, Iterable, Iterator
 
 from ..dstream import DStream
 from ..duration import require_same_slide
-from ..errors import RECORD_ERRORS
+from ..errors import RECORD_ERRORS, UsageError
 from ..receivers.chunks import LineBatch, LineChunk
-from .batch import Fold, Step, as_pair, count_pairs_step, require_pairs, sum_items_step
+from .batch import Fold, Step, as_list, as_pair, count_pairs_step, require_pairs, sum_items_step, with_time
 
 #: records taken through the fused steps at a time when a batch is larger
 SLICE_RECORDS = 4096
@@ -141,27 +140,54 @@ class TransformedDStream(DStream):
 
 
 class TransformedWithDStream(DStream):
-    """``func(left_batch, right_batch)`` per batch time: union, the joins, cogroup."""
+    """``func(time_ms, left_batch, right_batch)`` per batch time: union, the joins, cogroup, transform_with."""
 
-    def __init__(self, left: DStream, right: DStream, func: Callable[[list, list], list], label: str) -> None:
+    def __init__(self, left: DStream, right: DStream, func: Callable[[int, list, list], list], label: str,
+                 needs_pairs: bool = True) -> None:
         require_same_slide(label, left.slide_ms, right.slide_ms)
         super().__init__(left.context, [left, right])
         self.func = func
         self.label = label
-        self.needs_pairs = func is not operator.add  # the joins and cogroup; union takes any records
+        self.needs_pairs = needs_pairs  # the joins and cogroup; union and transform_with take any records
 
     def compute(self, t: int) -> list | None:
         left, right = (parent.get_or_compute(t) for parent in self.dependencies)
         if left is None and right is None:
             return None
-        left, right = left or [], right or []
+        left, right = as_list(left or []), as_list(right or [])
+        if not self.needs_pairs:
+            return _as_batch(self.func(t, left, right))
         try:
-            if self.needs_pairs:
-                require_pairs(left), require_pairs(right)
-            return self.func(left, right)
+            require_pairs(left), require_pairs(right)
+            return self.func(t, left, right)
         except RECORD_ERRORS:  # noqa: BLE001 - a record that is not a (key, value) pair
             reject = self.context.record_errors.rejecter(t, ",".join(self.input_names))
-            return self.func(_pairs_only(left, self.label, reject), _pairs_only(right, self.label, reject))
+            return self.func(t, _pairs_only(left, self.label, reject), _pairs_only(right, self.label, reject))
+
+
+class TransformedManyDStream(DStream):
+    """``func(batches)`` or ``func(time_ms, batches)`` over several streams at each batch time (Spark's
+    ``StreamingContext.transform``)."""
+
+    def __init__(self, streams: list[DStream], func: Callable, label: str) -> None:
+        if not streams:
+            raise UsageError(f"{label}: give at least one stream")
+        for other in streams[1:]:
+            require_same_slide(label, streams[0].slide_ms, other.slide_ms)
+        super().__init__(streams[0].context, streams)
+        self.func = with_time(func, 2)
+        self.label = label
+
+    def compute(self, t: int) -> list | None:
+        batches = [parent.get_or_compute(t) for parent in self.dependencies]
+        if all(batch is None for batch in batches):
+            return None
+        return _as_batch(self.func(t, [as_list(batch or []) for batch in batches]))
+
+
+def _as_batch(result) -> list:
+    """What a user's function gave, as a batch: None is an empty one."""
+    return [] if result is None else list(result)
 
 
 def _cut(text: str, size: int) -> Iterator[str]:

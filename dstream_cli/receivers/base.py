@@ -78,8 +78,9 @@ class ReceiverSupervisor:
     max_backoff_s = 5.0
 
     def __init__(self, receiver: Receiver, name: str, buffer: BlockBuffer, now_ms, rate: RateLimiter,
-                 stderr=None, on_finished=None) -> None:
+                 stderr=None, on_finished=None, post=None) -> None:
         self.receiver = receiver
+        self.post = post or (lambda event, active, error=None: None)  # to the run's streaming listeners
         self.name = name
         self.buffer = buffer
         self.now_ms = now_ms
@@ -103,6 +104,7 @@ class ReceiverSupervisor:
         def run() -> None:
             try:
                 self.receiver.on_start()
+                self.post("on_receiver_started", True)
             except ReceiverFailed as exc:
                 self._fail(exc)
             except Exception as exc:  # noqa: BLE001 - a user receiver may fail in any way
@@ -117,6 +119,7 @@ class ReceiverSupervisor:
                   " it must start a thread and return at once", file=self.stderr, flush=True)
 
     def _fail(self, failure: BaseException) -> None:
+        self.post("on_receiver_error", False, str(failure))
         self.failure = failure
         self.stopped.set()
         self.on_finished()
@@ -162,6 +165,7 @@ class ReceiverSupervisor:
         delay = self._backoff_s
         self._backoff_s = min(self._backoff_s * 2, self.max_backoff_s)
         print(f"dstream: input {self.name}: {message}; retrying in {delay:.1f}s", file=self.stderr, flush=True)
+        self.post("on_receiver_error", True, message)
 
         def again():
             try:
@@ -180,6 +184,8 @@ class ReceiverSupervisor:
 
     def stop(self) -> None:
         """Stop receiving: called by the scheduler at a graceful stop."""
+        if not self.stopped.is_set():
+            self.post("on_receiver_stopped", False)
         self.stopped.set()
         self._safe(self.receiver.on_stop)
         if self._on_start is not None and self._on_start.is_alive():

@@ -16,6 +16,7 @@ import time
 import uuid
 
 from ..errors import ExitStatus
+from ..listener import ListenerBus, OutputOperationInfo
 from ..metrics import BatchInfo, MetricsWriter
 from ..outputs import batch_time_text, kill_running_commands, write_with_retries
 from .clock import ManualClock, SystemClock
@@ -52,8 +53,9 @@ class JobScheduler:
         self.inputs: list = []
         self.nodes: list = []  # every node an output reaches, parents first: set when the run starts
         self.clock = None
-        self.metrics = MetricsWriter(options.metrics_path) if options.metrics_path else None
-        self.listeners: list = []
+        # --metrics and the live view are listeners, beside the context's (add_streaming_listener)
+        metrics = [MetricsWriter(options.metrics_path)] if options.metrics_path else []
+        self.listeners = ListenerBus([*metrics, *context.streaming_listeners], context.stderr())
         self.estimator: PIDRateEstimator | None = None
         self.resumed = False
         self.logs_allocations = False
@@ -77,11 +79,12 @@ class JobScheduler:
         self.nodes = graph.nodes()  # once: the graph does not change while it runs
         event_nodes = [node for node in self.nodes if isinstance(node, EventTimeDStream)]
         # event time: batch times come from the records, so arrival is stamped on the real clock
-        simulated = not event_nodes and all(isinstance(i, QueueInputDStream) for i in self.inputs)
+        simulated = (not event_nodes and not context.until_stopped
+                     and all(isinstance(i, QueueInputDStream) for i in self.inputs))
         self.clock = ManualClock(self.options.start_time_ms) if simulated else SystemClock()
         context.clock = self.clock
         batch = context.batch_ms
-        graph.initialize()
+        graph.initialize(context.remember_ms)
         document = context.checkpoints.load_into(graph, batch) if context.checkpoints else None
         by_arrival = not simulated and not event_nodes
         pending = context.checkpoints.pending_allocations() if context.checkpoints and by_arrival else []
@@ -116,7 +119,7 @@ class JobScheduler:
         if self.options.progress:
             from ..progress import ProgressView
 
-            self.listeners.append(ProgressView(context.stderr(), batch))
+            self.listeners.add(ProgressView(context.stderr(), batch))
         try:
             for output in graph.outputs:
                 output.start()
@@ -126,6 +129,7 @@ class JobScheduler:
             elif event_nodes:
                 for stream in self.inputs:  # what the write-ahead log holds beyond the checkpoint: taken in again
                     stream.recover()
+            self.listeners.post("on_streaming_started", context.zero_ms)
             for stream in self.inputs:
                 stream.start()
             for stream in self.inputs:
@@ -144,10 +148,7 @@ class JobScheduler:
                 stream.close()
             for output in graph.outputs:
                 output.close()
-            for listener in self.listeners:
-                listener.close()
-            if self.metrics:
-                self.metrics.close()
+            self.listeners.close()
             context.record_errors.close()
         if self.options.stop_file and os.path.exists(self.options.stop_file):
             os.unlink(self.options.stop_file)
@@ -308,10 +309,27 @@ class JobScheduler:
             records = sum(stream.allocate(t) for stream in self.inputs)
             if self.logs_allocations:
                 context.checkpoints.log_allocation(t, context.zero_ms, [stream.position() for stream in self.inputs])
-        for output in self.graph.outputs:
+        told = self.listeners.wants_details
+        if told:
+            self._post_batch("on_batch_submitted", t, records)
+            self._post_batch("on_batch_started", t, records)
+        for index, output in enumerate(self.graph.outputs):
             job = output.generate_job(t)
-            if job is not None:
+            if job is None:
+                continue
+            if not told:
                 self._run_output(job, output)
+                continue
+            operation = OutputOperationInfo(t, index, output.label, self.clock.now_ms())
+            self.listeners.post("on_output_operation_started", operation)
+            try:
+                self._run_output(job, output)
+            except BaseException as exc:
+                operation.failure = str(exc)
+                raise
+            finally:
+                operation.end_ms = self.clock.now_ms()
+                self.listeners.post("on_output_operation_completed", operation)
         self.last_batch = t
         if context.checkpoints and (t - context.zero_ms) % context.checkpoint_interval_ms == 0:
             self._checkpoint(t)
@@ -338,11 +356,13 @@ class JobScheduler:
             if rate is not None:
                 context.rate_limiter.set_rate(rate)
                 info.rate_limit = rate
-        if self.metrics:
-            self.metrics.write(info)
-        for listener in self.listeners:
-            listener.update(info)
+        self.listeners.post("on_batch_completed", info)
         return info
+
+    def _post_batch(self, event: str, t: int, records: int) -> None:
+        """A batch's event before its figures are known: those are 0 or None until on_batch_completed."""
+        self.listeners.post(event, BatchInfo(batch_time=t, records_in=records, processing_ms=0, scheduling_delay_ms=0,
+                                             total_delay_ms=0, backlog=None, skipped=0, keys_in_state=None))
 
     def _checkpoint(self, t: int) -> None:
         context = self.context
