@@ -266,7 +266,7 @@ class StreamingContext:
         """Spark's direct Kafka stream: ``kafka://HOST:PORT[,...]/TOPIC[,...]?group=G&start=earliest|latest``
         (``records=json`` gives key, value, topic, partition, offset and timestamp as a JSON line; other
         query keys go to the client). Needs ``pip install 'dstream[kafka]'``."""
-        from .kafka import DirectKafkaInputDStream, parse_kafka_uri
+        from .kafka.direct import DirectKafkaInputDStream, parse_kafka_uri
 
         return DirectKafkaInputDStream(self, name, parse_kafka_uri(uri, name), fmt).formatted()
 

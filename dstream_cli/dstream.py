@@ -8,13 +8,10 @@ user-facing methods mirror PySpark's ``DStream`` in snake_case and only build no
 from __future__ import annotations
 
 import operator
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import Callable, Iterable
 
 from .duration import parse_duration, require_multiple
 from .partitions import Partitioning, portable_hash
-
-if TYPE_CHECKING:
-    from .context import StreamingContext
 
 
 class DStream:
@@ -23,8 +20,8 @@ class DStream:
     #: how much older history than its own remember duration a node asks of its parents
     parent_remember_extra_ms = 0
 
-    def __init__(self, context: "StreamingContext", dependencies: Iterable["DStream"], slide_ms: int | None = None):
-        self.context = context
+    def __init__(self, context, dependencies: Iterable["DStream"], slide_ms: int | None = None):
+        self.context = context  # the StreamingContext (context.py), which builds on this module
         self.dependencies = list(dependencies)
         self.slide_ms = slide_ms if slide_ms is not None else self.dependencies[0].slide_ms
         self.label = context.naming_label(type(self).__name__)
@@ -351,7 +348,7 @@ class DStream:
     def save_to_kafka(self, topic: str, brokers: str, fmt: str = "text", timeout="30s") -> None:
         """Each element as a message of *topic* (a (key, value) pair keyed by its key), with the idempotent
         producer; a batch counts as done once the brokers acknowledged all of it within *timeout*."""
-        from .kafka import KafkaWriter
+        from .kafka.writer import KafkaWriter
 
         outputs.ForEachDStream(self, KafkaWriter(topic, brokers, fmt, parse_duration(timeout) / 1000))
 

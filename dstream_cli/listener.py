@@ -2,18 +2,34 @@
 
 The live view and ``--metrics`` are listeners too. A listener overrides the methods it needs; each is
 called with one info object, one event at a time (receivers' events come from their threads), so it
-should be quick. A listener that raises is
-reported once on stderr and not called again; the run goes on (Spark logs it and goes on too).
+should be quick. A listener that raises is reported once on stderr and not called again; the run goes
+on (Spark logs it and goes on too).
 """
 from __future__ import annotations
 
 import dataclasses
 import sys
 import threading
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from .metrics import BatchInfo
+
+@dataclasses.dataclass
+class BatchInfo:
+    """One batch's figures (Spark's ``BatchInfo``): what --metrics writes, the live view shows and the rate
+    estimator reads."""
+
+    batch_time: int
+    records_in: int
+    processing_ms: int
+    scheduling_delay_ms: int
+    total_delay_ms: int
+    backlog: int | None  # None where the engine does not report it (Spark)
+    skipped: int
+    keys_in_state: int | None
+    rate_limit: float | None = None
+    late: int = 0  # --event-time: records that came after their batch was computed
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
 
 
 @dataclasses.dataclass

@@ -1,29 +1,11 @@
-"""Per-batch figures: one JSON line each for --metrics, and the feed of the live view and backpressure."""
+"""--metrics: one JSON line of each batch's figures (``listener.BatchInfo``)."""
 from __future__ import annotations
 
-import dataclasses
 import os
 
 import orjson
 
-from .listener import StreamingListener
-
-
-@dataclasses.dataclass
-class BatchInfo:
-    batch_time: int
-    records_in: int
-    processing_ms: int
-    scheduling_delay_ms: int
-    total_delay_ms: int
-    backlog: int | None  # None where the engine does not report it (Spark)
-    skipped: int
-    keys_in_state: int | None
-    rate_limit: float | None = None
-    late: int = 0  # --event-time: records that came after their batch was computed
-
-    def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
+from .listener import BatchInfo, StreamingListener
 
 
 class MetricsWriter(StreamingListener):

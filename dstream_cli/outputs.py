@@ -1,7 +1,6 @@
 """Output operations: the ForEachDStream node and what it does with each batch (pprint, emit, files, commands)."""
 from __future__ import annotations
 
-import datetime
 import functools
 import os
 import signal
@@ -12,6 +11,7 @@ from typing import Callable
 from .dstream import DStream
 from .errors import OutputFailed
 from .formats import render
+from .labels import batch_time_text
 from .fsio import write_atomically, write_directory_atomically
 
 
@@ -91,11 +91,6 @@ def adapt_time_batch(func: Callable) -> Callable[[list, int], None]:
     if getattr(getattr(func, "__code__", None), "co_argcount", 1) >= 2:
         return lambda batch, t: func(t, as_list(batch))
     return lambda batch, t: func(as_list(batch))
-
-
-def batch_time_text(t: int) -> str:
-    """A batch time as PySpark prints it: local time, microseconds only when not a whole second."""
-    return str(datetime.datetime.fromtimestamp(t / 1000.0))
 
 
 class PrettyPrinter:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import collections
 
-from .listener import StreamingListener
-from .metrics import BatchInfo
+from .labels import batch_time_text
+from .listener import BatchInfo, StreamingListener
 
 SPARK = "▁▂▃▄▅▆▇█"
 
@@ -37,8 +37,6 @@ class ProgressView(StreamingListener):
 
     def update(self, info: BatchInfo) -> None:
         from rich.table import Table
-
-        from .outputs import batch_time_text
 
         self.rates.append(info.records_in / (self.batch_ms / 1000))
         self.processing.append(info.processing_ms)

@@ -13,11 +13,10 @@ import threading
 import orjson
 
 from .errors import BadRecord, DstreamError, StageFailed, shorten
+from .labels import batch_time_text
 
 
 def _describe(t: int) -> str:
-    from .outputs import batch_time_text
-
     return f"batch {batch_time_text(t)} ({t} ms)"
 
 

@@ -16,9 +16,10 @@ import time
 import uuid
 
 from ..errors import ExitStatus
-from ..listener import ListenerBus, OutputOperationInfo
-from ..metrics import BatchInfo, MetricsWriter
-from ..outputs import batch_time_text, kill_running_commands, write_with_retries
+from ..listener import BatchInfo, ListenerBus, OutputOperationInfo
+from ..metrics import MetricsWriter
+from ..labels import batch_time_text
+from ..outputs import kill_running_commands, write_with_retries
 from .clock import ManualClock, SystemClock
 from .rate import PIDRateEstimator
 from .signals import install_stop_signals

@@ -23,7 +23,8 @@ from ...expr import Namespace
 from ...formats import batch_parser
 from ...fsio import write_atomically
 from ...inputs import queue_file_batches
-from ...metrics import BatchInfo, MetricsWriter
+from ...listener import BatchInfo
+from ...metrics import MetricsWriter
 from ...scheduler.signals import install_stop_signals
 from .builder import ParseLines, SparkChainBuilder, seconds
 from .served import LineServer

@@ -1,15 +1,12 @@
-"""Kafka in and out (``pip install 'dstream[kafka]'``, confluent-kafka): Spark's direct stream and a producer sink.
+"""The direct Kafka input: no receiver, as Spark's ``KafkaUtils.createDirectStream``.
 
-The input has no receiver, as Spark's ``KafkaUtils.createDirectStream``: partitions are assigned
-explicitly (no group rebalancing in the data path), and every batch is a range of offsets per
-partition, fetched when the batch is allocated. A batch's records are its partitions' records, in
-partition order and offset order within each, so a batch fetched again from its ranges is the same
-batch. The ranges are the input's position, saved in the allocation log and the checkpoint like a
-file's offset: after a crash the unfinished batches are read again, exactly. After each completed
-batch the offsets reached are committed to the consumer group, for the usual lag tools.
-
-``save-to-kafka`` produces with the idempotent producer and counts a batch done only when every
-record is acknowledged (at-least-once: a batch retried after a failure may be written twice).
+Partitions are assigned explicitly (no group rebalancing in the data path), and every batch is a
+range of offsets per partition, fetched when the batch is allocated. A batch's records are its
+partitions' records, in partition order and offset order within each, so a batch fetched again from
+its ranges is the same batch. The ranges are the input's position, saved in the allocation log and
+the checkpoint like a file's offset: after a crash the unfinished batches are read again, exactly.
+After each completed batch the offsets reached are committed to the consumer group, for the usual
+lag tools.
 """
 from __future__ import annotations
 
@@ -17,9 +14,10 @@ import time
 import urllib.parse
 from typing import NamedTuple
 
-from .errors import OutputFailed, UsageError
-from .inputs import InputDStream
-from .receivers.blocks import BadRaw, Block
+from ..errors import UsageError
+from ..inputs import InputDStream
+from ..receivers.blocks import BadRaw, Block
+from . import QUIET, client
 
 #: how long an allocation waits for more records once the broker has stopped handing them over
 FETCH_IDLE_S = 0.05
@@ -33,18 +31,6 @@ REPLAY_TIMEOUT_S = 30.0
 #: the query keys that are dstream's own; every other one goes to the client
 OWN_KEYS = ("group", "start", "records")
 #: librdkafka logs every failed connection to stderr; an outage is said once, by dstream, instead
-QUIET = {"log_level": 0}
-
-
-def client():
-    """The confluent_kafka module, or a one-line usage error (exit 2) naming the extra to install."""
-    try:
-        import confluent_kafka
-    except ImportError:
-        raise UsageError("Kafka needs the confluent-kafka client: pip install 'dstream[kafka]'") from None
-    return confluent_kafka
-
-
 class KafkaSource(NamedTuple):
     brokers: str
     topics: list[str]
@@ -325,51 +311,3 @@ def _as_json_line(message, text: str) -> str:
                          "timestamp": stamp if kind else None}).decode()
 
 
-class KafkaWriter:
-    """``save-to-kafka``: each element of a batch as one message, (key, value) pairs keyed; a batch is done when
-    the broker acknowledged every message of it."""
-
-    def __init__(self, topic: str, brokers: str, fmt: str, timeout_s: float = 30.0) -> None:
-        self.kafka = client()
-        self.topic = topic
-        self.brokers = brokers
-        self.fmt = fmt
-        self.timeout_s = timeout_s
-        self.producer = None
-
-    def __call__(self, batch, t: int) -> None:
-        from .formats import render
-
-        if self.producer is None:
-            self.producer = self.kafka.Producer({"bootstrap.servers": self.brokers, "enable.idempotence": True,
-                                                 "acks": "all", "linger.ms": 5, **QUIET})
-        failures: list = []
-
-        def delivered(error, message) -> None:
-            if error is not None:
-                failures.append(error)
-
-        produce = self.producer.produce
-        for record in batch:
-            if isinstance(record, tuple) and len(record) == 2:
-                key, value = record
-                key = key.encode("utf-8", "surrogateescape") if isinstance(key, str) else render([key], "json")[:-1]
-            else:
-                key, value = None, record
-            payload = render([value], self.fmt)[:-1].encode("utf-8", "surrogateescape")
-            while True:
-                try:
-                    produce(self.topic, payload, key, on_delivery=delivered)
-                    break
-                except BufferError:  # the local queue is full: let it drain
-                    self.producer.poll(0.1)
-            self.producer.poll(0)
-        left = self.producer.flush(self.timeout_s)
-        if left or failures:
-            self.producer.purge()  # a retry sends the batch again: nothing of this attempt may follow it
-            self.producer.flush(0)
-        if left:
-            raise OutputFailed(f"save-to-kafka {self.topic}: {left} messages not acknowledged by {self.brokers} "
-                               f"within {self.timeout_s:g}s")
-        if failures:
-            raise OutputFailed(f"save-to-kafka {self.topic}: {len(failures)} messages refused ({failures[0].str()})")
