@@ -119,6 +119,7 @@ class EventTimeDStream(DStream):
         self.newest_ms: int | None = None  # the largest event time seen
         self.closed_through: int | None = None  # the latest batch time already computed
         self.late = 0  # late records since the last batch
+        self.late_seen = 0  # late records in all, in input order
         self._in_order, self._last_opened = True, 0  # every open batch was opened after the earlier ones
         self.unread: collections.deque[list] = collections.deque()  # parts taken from the input, not yet in batches
 
@@ -223,7 +224,7 @@ class EventTimeDStream(DStream):
             if newest is not None:
                 closed = max(closed, batch_time_of(newest - lateness, batch_ms) - batch_ms)
             if t <= closed:
-                self._late(record, ms, closed)
+                self._late(record, ms, closed, report_as)
                 continue
             self._opened(t).append(record)
             if newest is None or ms > newest:
@@ -234,20 +235,24 @@ class EventTimeDStream(DStream):
         """The latest batch time computed; the zero time's batch counts as one, since it never runs."""
         return self.context.zero_ms if self.closed_through is None else self.closed_through
 
-    def _late(self, record, ms: int, closed: int) -> None:
+    def _late(self, record, ms: int, closed: int, report_as: int) -> None:
         policy = self.event_time.late or ("dead-letter" if self.context.record_errors.dead_letter else "count")
         reason = f"late: event time {ms} ms is in a batch already computed (through {closed} ms)"
         if policy == "fail":
             raise StageFailed(f"{self.label}: {reason}; record {shorten(record)} (--late fail)")
         self.late += 1
+        self.late_seen += 1
         if policy == "dead-letter":
-            self.context.record_errors.write_dead_letter(self.label, record, reason, closed, self.name)
+            # named by its place among the input's late records, which the checkpoint keeps: a record found late
+            # again after a restart is the same entry, whatever batch was running when it was read
+            self.context.record_errors.write_dead_letter(self.label, record, reason, report_as, self.name,
+                                                         entry_id=f"late-{self.name}-{self.late_seen}")
 
     def snapshot(self, t: int) -> dict:
         """The open batches and the watermark, beside the source's position after what they hold."""
         data = super().snapshot(t)
         data.update(pending=[[u, records] for u, records in sorted(self.pending.items())], newest=self.newest_ms,
-                    closed=self.closed_through, unread=[[line.decode("utf-8", "surrogatepass") if type(line) is bytes
+                    closed=self.closed_through, late_seen=self.late_seen, unread=[[line.decode("utf-8", "surrogatepass") if type(line) is bytes
                                                          else line for line in part] for part in self.unread])
         return data
 
@@ -257,6 +262,7 @@ class EventTimeDStream(DStream):
         self._in_order, self._last_opened = False, 0
         self.newest_ms, self.closed_through = data.get("newest"), data.get("closed")
         self.unread = collections.deque(data.get("unread", []))
+        self.late_seen = data.get("late_seen", 0)
 
     def next_pending(self) -> int | None:
         if not self.pending:

@@ -45,10 +45,11 @@ class RecordErrors:
 
         return reject
 
-    def write_dead_letter(self, label: str, record, reason: str, t: int, input_name: str) -> None:
+    def write_dead_letter(self, label: str, record, reason: str, t: int, input_name: str,
+                          entry_id: str | None = None) -> None:
         """Count *record* as skipped and append it to the dead letter, if there is one, whatever --on-error says
-        (late records under --event-time)."""
-        self._write(label, record, reason, t, input_name)
+        (late records under --event-time, which name their entries by *entry_id*)."""
+        self._write(label, record, reason, t, input_name, entry_id)
 
     def resume_after(self, t: int) -> None:
         """Resuming after batch *t*: note the dead letters that batches after it wrote before a crash."""
@@ -59,15 +60,17 @@ class RecordErrors:
         except OSError as exc:
             raise DstreamError(f"--dead-letter {self.dead_letter}: cannot read: {exc.strerror or exc}") from None
 
-    def _write(self, label: str, record, reason: str, t: int, input_name: str) -> None:
+    def _write(self, label: str, record, reason: str, t: int, input_name: str, entry_id: str | None = None) -> None:
         with self._lock:
             self.skipped += 1
             if self.dead_letter is None:
                 return
-            if t not in self._in_batch:
-                self._in_batch = {u: n for u, n in self._in_batch.items() if u >= t}  # older batches are done
-            number = self._in_batch[t] = self._in_batch.get(t, 0) + 1
-            entry = {"id": f"{t}-{number}", **entry_for(label, record, reason, t, input_name)}
+            if entry_id is None:
+                if t not in self._in_batch:
+                    self._in_batch = {u: n for u, n in self._in_batch.items() if u >= t}  # older batches are done
+                number = self._in_batch[t] = self._in_batch.get(t, 0) + 1
+                entry_id = f"{t}-{number}"
+            entry = {"id": entry_id, **entry_for(label, record, reason, t, input_name)}
             if entry["id"] in self._already_written:
                 return
             try:

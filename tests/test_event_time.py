@@ -221,6 +221,45 @@ def test_sigkilled_mid_log_and_restarted_gives_the_files_of_an_uninterrupted_run
     assert len(straight) == 12 and files_in(tmp_path / "killed") == straight
 
 
+def test_late_records_found_again_after_a_restart_are_in_the_dead_letter_once(tmp_path):
+    """A log of several reads (1 MiB each, about 5 s of it), with late records in every part: those of the part
+    taken in after the checkpoint at 14 s are written before the kill in batch 16 s and found again after the
+    restart; the dead letter then holds each late record once, as the uninterrupted run's does."""
+    from conftest import StallThenKill
+
+    rng = random.Random(6)
+    records = []
+    for second in range(24):
+        records += [{"ts": second * 1000 + rng.randrange(1000), "w": rng.choice("ab"), "pad": "x" * 2000}
+                    for _ in range(100)]
+        records.append({"ts": max(second - 4, 0) * 1000 + 1, "w": "late", "pad": ""})  # 4 s behind: late
+    records.sort(key=lambda r: r["ts"] if r["w"] != "late" else (r["ts"] // 1000 + 4) * 1000 + 999)
+    log = tmp_path / "log.jsonl"
+    log.write_text(as_lines(records))
+    assert log.stat().st_size > 4 << 20
+    stall = StallThenKill(16000, tmp_path / "stalled")
+
+    def command(out: str) -> list[str]:
+        return [*installed_dstream(), *stall.imports, "-i", f"log=file:{log}", "--format", "json",
+                "--event-time", "x['ts']", "--time-unit", "ms", "--allowed-lateness", "1s",
+                "--dead-letter", str(tmp_path / f"{out}.dead"),
+                "--checkpoint", str(tmp_path / f"ck-{out}"), "--checkpoint-interval", "2s",
+                "from", "log", "map", "x['w']", "count-by-value", *stall.stage,
+                "save-as-text-files", str(tmp_path / out / "w"), "--format", "repr"]
+
+    def entries(out: str) -> list[dict]:
+        return [orjson.loads(line) for line in (tmp_path / f"{out}.dead").read_text().splitlines()]
+
+    stall.run(command)
+    before_restart = entries("killed")
+    assert any(entry["batch_time"] > 14000 for entry in before_restart), "no late record found after the checkpoint"
+    stall.resume(command)
+    straight, resumed = entries("straight"), entries("killed")
+    assert len(straight) > 15 and len({e["id"] for e in straight}) == len(straight)
+    assert sorted(e["id"] for e in resumed) == sorted(e["id"] for e in straight)
+    assert sorted(e["record"] for e in resumed) == sorted(e["record"] for e in straight)
+
+
 def test_the_batches_do_not_depend_on_how_the_input_was_read_in_chunks():
     """Random times and lateness: read one record at a time (each chunk on the C-level path) or all at once
     (record by record whenever one is late), the batches and the late count are the same."""
