@@ -19,7 +19,7 @@ from typing import Callable
 
 from .dstream import DStream
 from .errors import RECORD_ERRORS, BadRecord, StageFailed, UsageError, shorten
-from .receivers.chunks import LineBatch
+from .receivers.chunks import LineBatch, LineChunk
 
 LATE_POLICIES = ("dead-letter", "drop", "fail")
 TIME_UNITS = ("s", "ms")
@@ -145,14 +145,21 @@ class EventTimeDStream(DStream):
             lines = self.source.take(now_ms, report_as)
             if not lines:
                 return 0
-            as_bytes = self.parse is not None and self.parse.shape == ("parse", "json")  # orjson reads bytes
-            self.unread.extend(lines.parts(as_bytes) if isinstance(lines, LineBatch) else [list(lines)])
-        part = self.unread.popleft()
+            # the pieces as they are: a chunk is read back (from its spill file, if it went there) at its turn
+            self.unread.extend(lines.pieces if isinstance(lines, LineBatch) else [list(lines)])
+        part = self._lines_of(self.unread.popleft())
         records = part if self.parse is None else self._parsed(part, report_as)
         times = self.event_time.millis_all(records) if records else []
         if times is None or not self._take_in_order(records, times):
             self._take_one_by_one(records, report_as)
         return len(records)
+
+    def _lines_of(self, piece) -> list:
+        """A piece's lines: a chunk's as UTF-8 bytes where the JSON parser takes them so (orjson reads bytes)."""
+        if not isinstance(piece, LineChunk):
+            return piece
+        return piece.data().split(b"\n") if self.parse is not None and self.parse.shape == ("parse", "json") \
+            else piece.lines()
 
     @property
     def exhausted(self) -> bool:
@@ -251,9 +258,9 @@ class EventTimeDStream(DStream):
     def snapshot(self, t: int) -> dict:
         """The open batches and the watermark, beside the source's position after what they hold."""
         data = super().snapshot(t)
+        unread = [piece.lines() if isinstance(piece, LineChunk) else piece for piece in self.unread]
         data.update(pending=[[u, records] for u, records in sorted(self.pending.items())], newest=self.newest_ms,
-                    closed=self.closed_through, late_seen=self.late_seen, unread=[[line.decode("utf-8", "surrogatepass") if type(line) is bytes
-                                                         else line for line in part] for part in self.unread])
+                    closed=self.closed_through, late_seen=self.late_seen, unread=unread)
         return data
 
     def restore(self, data: dict) -> None:

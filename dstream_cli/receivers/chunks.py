@@ -88,13 +88,10 @@ class LineBatch(ListLike):
         self.pieces = pieces
         self._length = sum(map(len, pieces))
 
-    def parts(self, as_bytes: bool = False):
-        """The lines a piece at a time (a chunk decoded only now, or split as the UTF-8 bytes it is)."""
+    def parts(self):
+        """The lines a piece at a time (a chunk decoded only now)."""
         for piece in self.pieces:
-            if isinstance(piece, LineChunk):
-                yield piece.data().split(b"\n") if as_bytes else piece.lines()
-            else:
-                yield piece
+            yield piece.lines() if isinstance(piece, LineChunk) else piece
 
     def __len__(self) -> int:
         return self._length
