@@ -205,14 +205,7 @@ class DStream:
         split = self.partitioning.split
 
         def combine(batch):
-            combined: dict = {}
-            for part in split(batch):
-                local: dict = {}
-                for key, value in part:
-                    local[key] = merge_value(local[key], value) if key in local else create_combiner(value)
-                for key, combiner in local.items():
-                    combined[key] = merge_combiners(combined[key], combiner) if key in combined else combiner
-            return list(combined.items())
+            return batch_ops.combine_by_key(split(batch), create_combiner, merge_value, merge_combiners)
 
         return self._partitioned(self._whole_batch(combine, "combine_by_key"), num_partitions)
 
@@ -261,20 +254,24 @@ class DStream:
         return TransformedWithDStream(self, other, batch_ops.without_time(operator.add), self._label("union"),
                                       needs_pairs=False)
 
+    def _by_key_with(self, other: "DStream", func: Callable, name: str) -> "DStream":
+        """The pairs of both streams of each batch time, combined by key (the joins, cogroup)."""
+        return TransformedWithDStream(self, other, batch_ops.without_time(func), self._label(name))
+
     def join(self, other: "DStream", num_partitions: int | None = None) -> "DStream":
-        return TransformedWithDStream(self, other, batch_ops.without_time(batch_ops.join), self._label("join"))
+        return self._by_key_with(other, batch_ops.join, "join")
 
     def left_outer_join(self, other: "DStream", num_partitions: int | None = None) -> "DStream":
-        return TransformedWithDStream(self, other, batch_ops.without_time(batch_ops.left_outer_join), self._label("left_outer_join"))
+        return self._by_key_with(other, batch_ops.left_outer_join, "left_outer_join")
 
     def right_outer_join(self, other: "DStream", num_partitions: int | None = None) -> "DStream":
-        return TransformedWithDStream(self, other, batch_ops.without_time(batch_ops.right_outer_join), self._label("right_outer_join"))
+        return self._by_key_with(other, batch_ops.right_outer_join, "right_outer_join")
 
     def full_outer_join(self, other: "DStream", num_partitions: int | None = None) -> "DStream":
-        return TransformedWithDStream(self, other, batch_ops.without_time(batch_ops.full_outer_join), self._label("full_outer_join"))
+        return self._by_key_with(other, batch_ops.full_outer_join, "full_outer_join")
 
     def cogroup(self, other: "DStream", num_partitions: int | None = None) -> "DStream":
-        return TransformedWithDStream(self, other, batch_ops.without_time(batch_ops.cogroup), self._label("cogroup"))
+        return self._by_key_with(other, batch_ops.cogroup, "cogroup")
 
     # --- windows -----------------------------------------------------------------------------
     def _window_params(self, window_duration, slide_duration) -> tuple[int, int]:

@@ -356,3 +356,32 @@ def test_dropin_rdd_from_a_text_file_broadcast_and_accumulator(tmp_path):
     assert rdd.aggregateByKey(0, lambda a, v: a + v, lambda a, b: a + b).collect() == [("k", 3), ("j", 3)]
     with pytest.raises(ValueError):
         RDD([]).first()
+
+
+def test_dropin_queue_all_at_once():
+    def build(ssc, sc, out):
+        collected(ssc.queueStream([sc.parallelize([1, 2]), [3]], oneAtATime=False), out)
+
+    assert run_dropin(build, 2) == [[1, 2, 3], []]
+
+
+def test_dropin_get_or_create_resumes_the_state_of_a_stopped_context(tmp_path):
+    directory = str(tmp_path / "ck")
+    out: list = []
+
+    def setup():
+        ssc = StreamingContext(SparkContext("local[2]"), 0.05)
+        ssc.queueStream([[("a", 1)], [("a", 2)], [("a", 3)]]) \
+            .updateStateByKey(lambda new, old: sum(new) + (old or 0)).foreachRDD(lambda rdd: out.append(rdd.collect()))
+        return ssc
+
+    first = StreamingContext.getOrCreate(directory, setup)
+    first.start()
+    wait_for(lambda: [("a", 6)] in out, what="the state after the queue")
+    first.stop(stopSparkContext=True, stopGraceFully=True)
+    out.clear()
+    second = StreamingContext.getOrCreate(directory, setup)
+    second.start()
+    wait_for(lambda: out, what="a batch after the restart")
+    second.stop()
+    assert out[0] == [("a", 6)]  # the queue was consumed and the state kept: not [('a', 1)] again

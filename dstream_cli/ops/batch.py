@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import operator
 from collections import Counter
-from typing import Callable, Iterator, NamedTuple
+from typing import Callable, Iterable, Iterator, NamedTuple
 
 from ..errors import BadRecord, RECORD_ERRORS
 from ..formats import batch_parser, line_parser
@@ -405,6 +405,20 @@ def distinct_step(label):
 def as_list(batch) -> list:
     """*batch* as a list that user code may keep or change: a view (a window's contents) is copied."""
     return batch if isinstance(batch, list) else list(batch)
+
+
+def combine_by_key(parts: Iterable[list], create_combiner: Callable, merge_value: Callable,
+                   merge_combiners: Callable) -> list:
+    """Spark's ``combineByKey`` over a batch's partitions: each combines its values per key, then the partitions'
+    combiners are merged, in partition order."""
+    combined: dict = {}
+    for part in parts:
+        local: dict = {}
+        for key, value in part:
+            local[key] = merge_value(local[key], value) if key in local else create_combiner(value)
+        for key, combiner in local.items():
+            combined[key] = merge_combiners(combined[key], combiner) if key in combined else combiner
+    return list(combined.items())
 
 
 def without_time(f: Callable) -> Callable:

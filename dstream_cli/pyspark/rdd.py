@@ -164,14 +164,8 @@ class RDD:
 
     def combineByKey(self, createCombiner: Callable, mergeValue: Callable, mergeCombiners: Callable,  # noqa: N802, N803
                      numPartitions: int | None = None) -> "RDD":
-        combined: dict = {}
-        for part in self.partitioning.split(self._records):
-            local: dict = {}
-            for key, value in part:
-                local[key] = mergeValue(local[key], value) if key in local else createCombiner(value)
-            for key, combiner in local.items():
-                combined[key] = mergeCombiners(combined[key], combiner) if key in combined else combiner
-        return self._keyed(combined.items(), numPartitions)
+        parts = self.partitioning.split(self._records)
+        return self._keyed(batch_ops.combine_by_key(parts, createCombiner, mergeValue, mergeCombiners), numPartitions)
 
     def aggregateByKey(self, zeroValue, seqFunc: Callable, combFunc: Callable,  # noqa: N802, N803
                        numPartitions: int | None = None) -> "RDD":
