@@ -2,7 +2,6 @@
 only when every record is acknowledged (at-least-once: a batch retried after a failure may be written twice)."""
 from __future__ import annotations
 
-
 from ..errors import OutputFailed
 from . import QUIET, client
 

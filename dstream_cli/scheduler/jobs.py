@@ -16,14 +16,13 @@ import time
 import uuid
 
 from ..errors import ExitStatus
+from ..labels import batch_time_text
 from ..listener import BatchInfo, ListenerBus, OutputOperationInfo
 from ..metrics import MetricsWriter
-from ..labels import batch_time_text
 from ..outputs import kill_running_commands, write_with_retries
 from .clock import ManualClock, SystemClock
 from .rate import PIDRateEstimator
 from .signals import install_stop_signals
-
 
 #: --event-time: a gap in which nothing is kept anywhere is crossed at once when longer than this many batches
 #: (shorter ones give their empty batches, as on the arrival clock)
@@ -73,9 +72,8 @@ class JobScheduler:
         context, graph = self.context, self.graph
         graph.validate()
         self.inputs = graph.used_inputs()
-        from ..inputs import QueueInputDStream
-
         from ..eventtime import EventTimeDStream
+        from ..inputs import QueueInputDStream
 
         self.nodes = graph.nodes()  # once: the graph does not change while it runs
         event_nodes = [node for node in self.nodes if isinstance(node, EventTimeDStream)]
