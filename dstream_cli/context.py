@@ -288,10 +288,7 @@ class StreamingContext:
     def make_supervisor(self, receiver: Receiver, name: str, buffer) -> ReceiverSupervisor:
         scheduler = self._scheduler
         wake = scheduler.wake.set if scheduler is not None else None
-        stream_id = len(self.graph.inputs) - 1 if self.graph.inputs else 0
-        for index, stream in enumerate(self.graph.inputs):
-            if getattr(stream, "name", None) == name:
-                stream_id = index
+        stream_id = next((index for index, stream in enumerate(self.graph.inputs) if stream.name == name), 0)
 
         def post(event: str, active: bool, error: str | None = None) -> None:
             if scheduler is not None:

@@ -144,7 +144,7 @@ class DStream:
     def glom(self) -> "DStream":
         """Each partition of a batch as one list (Spark's ``glom``)."""
         split = self.partitioning.split
-        return self._whole_batch(lambda batch: split(batch), "glom")
+        return self._whole_batch(lambda batch: split(batch), "glom")  # a bound method would count self as a time
 
     def map_partitions(self, f: Callable, preserves_partitioning: bool = False) -> "DStream":
         """``f(iterator of a partition's records)`` per partition; its outputs, partition after partition."""

@@ -121,7 +121,8 @@ class EventTimeDStream(DStream):
         self.late = 0  # late records since the last batch
         self.late_seen = 0  # late records in all, in input order
         self._in_order, self._last_opened = True, 0  # every open batch was opened after the earlier ones
-        self.unread: collections.deque[list] = collections.deque()  # parts taken from the input, not yet in batches
+        # what was taken from the input and is not in batches yet: its pieces (LineChunks, or lists of lines)
+        self.unread: collections.deque = collections.deque()
 
     @property
     def input_names(self) -> tuple[str, ...]:

@@ -86,11 +86,10 @@ class ForEachDStream(DStream):
 def adapt_time_batch(func: Callable) -> Callable[[list, int], None]:
     """Accept ``f(batch)`` or PySpark's ``f(time, batch)``; the time is in milliseconds. The batch is a list
     *func* may keep."""
-    from .ops.batch import as_list
+    from .ops.batch import as_list, with_time
 
-    if getattr(getattr(func, "__code__", None), "co_argcount", 1) >= 2:
-        return lambda batch, t: func(t, as_list(batch))
-    return lambda batch, t: func(as_list(batch))
+    call = with_time(func, 2)
+    return lambda batch, t: call(t, as_list(batch))
 
 
 class PrettyPrinter:

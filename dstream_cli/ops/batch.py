@@ -434,11 +434,10 @@ def with_time(f: Callable, arguments: int) -> Callable:
 
 
 def transform_step(f, label):
-    takes_time = getattr(getattr(f, "__code__", None), "co_argcount", 1) >= 2
+    call = with_time(f, 2)
 
     def fast(batch, t):
-        batch = as_list(batch)
-        result = f(t, batch) if takes_time else f(batch)
+        result = call(t, as_list(batch))
         return [] if result is None else list(result)
 
     return whole_batch_step(label, fast)
