@@ -85,3 +85,40 @@ def test_a_keyed_sum_of_two_fields_gives_what_the_general_path_gives(items, gene
         outputs.append((result.stdout, [(e["stage"][:8], e["reason"], e["record"]) for e in letters]))
     assert outputs[0] == outputs[1]
     assert outputs[0][0]
+
+
+# An expression typed on the command line runs over the batch as one comprehension; the same expression as a
+# lambda with a default, which no comprehension replaces, runs as a call per record.
+COMPREHENDED = [
+    (["map", "x.upper()"], ["map", "lambda x, _=0: x.upper()"]),
+    (["map", "lambda w: w[::-1]"], ["map", "lambda w, _=0: w[::-1]"]),
+    (["map", "(n := len(x)) * n"], ["map", "lambda x, _=0: len(x) * len(x)"]),
+    (["filter", "len(x) > 1"], ["filter", "lambda x, _=0: len(x) > 1"]),
+    (["map", "(x[-1:], 1)", "reduce-by-key", "sum"], ["map", "lambda x, _=0: (x[-1:], 1)", "reduce-by-key", "sum"]),
+]
+
+
+@pytest.mark.parametrize("comprehended, per_record", COMPREHENDED, ids=lambda chain: " ".join(chain))
+def test_an_expression_over_the_whole_batch_gives_what_a_call_per_record_gives(comprehended, per_record, tmp_path):
+    """The same output, and a bad record in the middle of a batch named and dead-lettered the same way."""
+    lines = '"ab"\n"c"\n5\n"def"\n'
+    outputs = []
+    for chain in (comprehended, per_record):
+        dead = tmp_path / f"dead-{len(outputs)}"
+        result = invoke(["--queue", "-", "--format", "json", "--on-error", "skip", "--dead-letter", dead, *chain,
+                         "emit"], input=lines)
+        assert result.exit_code == 0, result.stderr
+        letters = [orjson.loads(line) for line in dead.read_text().splitlines()]
+        outputs.append((result.stdout, [(e["reason"], e["record"]) for e in letters]))
+    assert outputs[0] == outputs[1]
+    assert outputs[0][0] and outputs[0][1] == [(outputs[0][1][0][0], 5)]
+
+
+def test_an_event_time_expression_over_the_whole_batch_reads_what_a_call_per_record_reads():
+    lines = '{"ts": 1.5, "w": "a"}\n{"ts": "soon", "w": "b"}\n{"ts": 2.5, "w": "c"}\n{"ts": 3.25, "w": "d"}\n'
+    outputs = [invoke(["--format", "json", "--event-time", expression, "--on-error", "skip", "map", "x['w']",
+                       "print"], input=lines)
+               for expression in ("x['ts'] * 1", "lambda x, _=0: x['ts'] * 1")]
+    assert outputs[0].exit_code == outputs[1].exit_code == 0, outputs[0].stderr
+    assert outputs[0].stdout == outputs[1].stdout
+    assert outputs[0].stdout.count("Time:") == 3 and "\nb\n" not in outputs[0].stdout

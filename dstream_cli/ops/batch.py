@@ -7,12 +7,14 @@ dead-lettered while the others go on.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import operator
 from collections import Counter
 from typing import Callable, Iterable, Iterator, NamedTuple
 
-from ..errors import BadRecord, RECORD_ERRORS
+from ..errors import RECORD_ERRORS, BadRecord
+from ..expr import over_records
 from ..formats import batch_parser, line_parser
 
 Reject = Callable[[str, object, BaseException], None]
@@ -60,7 +62,7 @@ def _source_shape(f) -> tuple:
         return ("split",)
     if (isinstance(tree, ast.Tuple) and len(tree.elts) == 2 and isinstance(tree.elts[1], ast.Constant)
             and type(tree.elts[1].value) is int):
-        return ("pair", tree.elts[1].value, _key_function(tree.elts[0], f, ast))
+        return ("pair", tree.elts[1].value, _keys_function(tree.elts[0], f, ast))
     items = tree.elts if isinstance(tree, ast.Tuple) and len(tree.elts) >= 2 else [tree]
     keys = [_constant_subscript_of_x(item, ast) for item in items]
     if all(key is not _NOT_CONSTANT for key in keys):
@@ -77,20 +79,22 @@ def item_getter_of(f) -> Callable | None:
     return shape[1] if shape and shape[0] == "items" and len(shape[2]) == 1 else None
 
 
-def _key_function(node, f, ast) -> Callable | None:
-    """The key of ``(KEY, c)`` as a function of x, in C where there is one; None for x itself."""
+def _keys_function(node, f, ast) -> Callable[[list], Iterable] | None:
+    """The keys of ``(KEY, c)`` over a list of records, in C or in one comprehension; None for x itself."""
     if isinstance(node, ast.Name) and node.id == "x":
         return None
     if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name)
             and node.func.value.id == "x" and not node.args and not node.keywords):
-        return operator.methodcaller(node.func.attr)
+        return functools.partial(map, operator.methodcaller(node.func.attr))
     key = _constant_subscript_of_x(node, ast)
     if key is not _NOT_CONSTANT:
-        return operator.itemgetter(key)
+        return functools.partial(map, operator.itemgetter(key))
     arguments = ast.arguments(posonlyargs=[], args=[ast.arg(arg="x")], vararg=None, kwonlyargs=[],
                               kw_defaults=[], kwarg=None, defaults=[])
     expression = ast.fix_missing_locations(ast.Expression(body=ast.Lambda(args=arguments, body=node)))
-    return eval(compile(expression, "<key>", "eval"), f.__globals__)  # noqa: S307 - the user's own expression
+    key_of = eval(compile(expression, "<key>", "eval"), f.__globals__)  # noqa: S307 - the user's own expression
+    key_of.__dstream_source__ = ast.unparse(node)
+    return over_records(key_of) or functools.partial(map, key_of)
 
 
 def _constant_subscript_of_x(node, ast):
@@ -132,8 +136,12 @@ def whole_batch_step(label: str, fast: Callable[[list, int], list]) -> Step:
 def map_step(f, label):
     shape = _source_shape(f)
     # itemgetter does in C what the expression does; on a missing key the slow path names the record
-    compiled = shape[1] if shape[:1] == ("items",) else f
-    step = per_record_step(label, lambda b: list(map(compiled, b)), lambda x, out: out.append(f(x)))
+    if shape[:1] == ("items",):
+        getter = shape[1]
+        fast = lambda b: list(map(getter, b))  # noqa: E731
+    else:
+        fast = over_records(f) or (lambda b: list(map(f, b)))
+    step = per_record_step(label, fast, lambda x, out: out.append(f(x)))
     return step._replace(shape=shape)
 
 
@@ -149,11 +157,11 @@ def flat_map_step(f, label):
 
 def count_pairs_step(pair: Step, reduce: Step) -> Step:
     """``map '(KEY, c)'`` then ``reduce-by-key sum`` as one Counter of the keys; the two steps' slow paths on error."""
-    _, constant, key = pair.shape
-    count = Counter if key is None else (lambda batch: Counter(map(key, batch)))
+    _, constant, keys_of = pair.shape
+    count = Counter if keys_of is None else (lambda batch: Counter(keys_of(batch)))
 
     def add(counts: Counter, part: list) -> None:
-        counts.update(part if key is None else map(key, part))
+        counts.update(part if keys_of is None else keys_of(part))
 
     def finish(counts: Counter) -> list:
         return list(counts.items()) if constant == 1 else [(k, n * constant) for k, n in counts.items()]
@@ -193,7 +201,7 @@ def filter_step(f, label):
         if f(x):
             out.append(x)
 
-    return per_record_step(label, lambda b: list(filter(f, b)), one)
+    return per_record_step(label, over_records(f, keep=True) or (lambda b: list(filter(f, b))), one)
 
 
 def map_values_step(f, label):
