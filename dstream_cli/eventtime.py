@@ -19,7 +19,9 @@ from typing import Callable
 
 from .dstream import DStream
 from .errors import RECORD_ERRORS, BadRecord, StageFailed, UsageError, shorten
+from .expr import over_records
 from .receivers.chunks import LineBatch, LineChunk
+from .texttime import text_time_reader
 
 LATE_POLICIES = ("dead-letter", "drop", "fail")
 TIME_UNITS = ("s", "ms")
@@ -46,56 +48,70 @@ class EventTime:
             raise UsageError("--allowed-lateness must not be negative")
         from .ops.batch import item_getter_of
 
-        self._in_c = item_getter_of(self.extract)  # x['ts'] as an itemgetter: the same, in C
-        self._text_ms: dict[str, int] = {}  # a log repeats each second's text for every record in it
+        getter = item_getter_of(self.extract)  # x['ts'] as an itemgetter: the same, in C
+        self._read_all = ((lambda records: list(map(getter, records))) if getter
+                          else over_records(self.extract) or (lambda records: list(map(self.extract, records))))
+        self._read_text = text_time_reader(self.time_format) if self.time_format else datetime.datetime.fromisoformat
+        self._text_ms = TextTimes(self.value_millis)  # a log repeats each second's text for every record in it
 
     def millis(self, record) -> int:
         """The record's time in epoch milliseconds; BadRecord names what could not be read."""
         return self.value_millis(self.extract(record))
 
-    def millis_all(self, records: list) -> list[int] | None:
-        """Every record's time, in C-level passes where they are all numbers or all text; None when one fails or
-        the kinds are mixed (the caller then goes record by record)."""
+    def times_all(self, records: list) -> tuple[list, Callable[[object], int] | None] | None:
+        """Every record's time, read in C-level passes where they are all numbers or all text: the times as read
+        and the function taking one to epoch milliseconds (None: they are milliseconds already). Numbers stay as
+        read, so that a log in time order is split by bisection without converting each. None when one fails or
+        numbers are mixed with other kinds (the caller then goes record by record)."""
         try:
-            values = list(map(self._in_c or self.extract, records))
+            values = self._read_all(records)
         except RECORD_ERRORS:  # noqa: BLE001 - found again, and named, record by record
             return None
-        kinds = set(map(type, values))
-        if kinds <= {int, float}:
-            return list(map(round, map(operator.mul, values, itertools.repeat(1000)))) if self.unit == "s" \
-                else list(map(round, values))
-        if kinds == {str}:
-            try:
-                return list(map(self._text_millis, values))
-            except BadRecord:
+        if values and type(values[0]) is str:
+            try:  # each distinct value converted once, whatever its kind: text, as a log has it, or not
+                return list(map(self._text_ms.__getitem__, values)), None
+            except (BadRecord, TypeError):  # TypeError: a value that cannot be a key (a list)
                 return None
+        if set(map(type, values)) <= {int, float}:
+            return values, self._number_millis  # monotonic: numbers in order are milliseconds in order
         return None
 
-    def _text_millis(self, text: str) -> int:
-        """A text time, parsed once per distinct text (the cache is emptied past 100,000 of them)."""
-        ms = self._text_ms.get(text)
-        if ms is None:
-            if len(self._text_ms) > 100_000:
-                self._text_ms.clear()
-            ms = self._text_ms[text] = self.value_millis(text)
-        return ms
+    def _number_millis(self, value: float) -> int:
+        return round(value * 1000) if self.unit == "s" else round(value)
 
     def value_millis(self, value) -> int:
         if isinstance(value, bool):
             raise BadRecord(f"event time {value!r} is a bool, not a time")
         if isinstance(value, (int, float)):
-            return round(value * 1000) if self.unit == "s" else round(value)
+            return self._number_millis(value)
         if isinstance(value, datetime.datetime):
             return round(value.timestamp() * 1000)  # naive: local time, as print shows batch times
         if isinstance(value, str):
             try:
-                parsed = (datetime.datetime.strptime(value, self.time_format) if self.time_format
-                          else datetime.datetime.fromisoformat(value))
+                parsed = self._read_text(value)
             except ValueError:
                 expected = f"--time-format {self.time_format!r}" if self.time_format else "ISO 8601"
                 raise BadRecord(f"event time {shorten(value)} is not {expected}") from None
             return round(parsed.timestamp() * 1000)
         raise BadRecord(f"event time {shorten(value)} is not a number, a datetime or a text time")
+
+
+class TextTimes(dict):
+    """Text times in epoch milliseconds, each text parsed once (``times[text]``): a hit is a plain dict lookup, in C.
+    Emptied past 100,000 texts, so a long log does not keep every second it has named. A value of another kind
+    is converted, not kept."""
+
+    def __init__(self, parse: Callable[[str], int]) -> None:
+        super().__init__()
+        self.parse = parse
+
+    def __missing__(self, value) -> int:
+        if type(value) is not str:
+            return self.parse(value)  # not kept: True would find 1's time, as equal keys
+        if len(self) > 100_000:
+            self.clear()
+        ms = self[value] = self.parse(value)
+        return ms
 
 
 def batch_time_of(ms: int, batch_ms: int) -> int:
@@ -150,8 +166,8 @@ class EventTimeDStream(DStream):
             self.unread.extend(lines.pieces if isinstance(lines, LineBatch) else [list(lines)])
         part = self._lines_of(self.unread.popleft())
         records = part if self.parse is None else self._parsed(part, report_as)
-        times = self.event_time.millis_all(records) if records else []
-        if times is None or not self._take_in_order(records, times):
+        read = self.event_time.times_all(records) if records else ([], None)
+        if read is None or not self._take_in_order(records, *read):
             self._take_one_by_one(records, report_as)
         return len(records)
 
@@ -174,13 +190,15 @@ class EventTimeDStream(DStream):
             text = [line.decode("utf-8", "surrogatepass") if type(line) is bytes else line for line in part]
             return self.parse.slow(text, t, self.context.record_errors.rejecter(t, self.name))
 
-    def _take_in_order(self, records: list, times: list[int]) -> bool:
+    def _take_in_order(self, records: list, times: list, to_ms: Callable[[object], int] | None) -> bool:
         """The records into their batches in C-level passes; False (nothing taken) when one of them is late,
-        which record by record then names."""
+        which record by record then names. *times* are as read, taken to milliseconds by *to_ms*."""
         if not records:
             return True
         if all(map(operator.le, times, itertools.islice(times, 1, None))):
-            return self._take_sorted(records, times)
+            return self._take_sorted(records, times, to_ms)
+        if to_ms is not None:
+            times = list(map(to_ms, times))
         batch_ms, lateness = self.context.batch_ms, self.event_time.allowed_lateness_ms
         neg, repeat = operator.neg, itertools.repeat
         buckets = list(map(operator.mul, map(neg, map(operator.floordiv, map(neg, times), repeat(batch_ms))),
@@ -198,21 +216,22 @@ class EventTimeDStream(DStream):
         self.newest_ms = newest if self.newest_ms is None else max(self.newest_ms, newest)
         return True
 
-    def _take_sorted(self, records: list, times: list[int]) -> bool:
+    def _take_sorted(self, records: list, times: list, to_ms: Callable[[object], int] | None) -> bool:
         """Records in time order (a log, as it usually is): only the first can be late, and each batch's records
-        are one slice, found by bisection."""
+        are one slice, found by bisection (which converts only the times it looks at)."""
         batch_ms = self.context.batch_ms
-        first = batch_time_of(times[0], batch_ms)
-        before = times[0] if self.newest_ms is None else self.newest_ms
+        first_ms, last_ms = (times[0], times[-1]) if to_ms is None else (to_ms(times[0]), to_ms(times[-1]))
+        first = batch_time_of(first_ms, batch_ms)
+        before = first_ms if self.newest_ms is None else self.newest_ms
         if first <= self._closed() or first < before - self.event_time.allowed_lateness_ms:
             return False
         start, count = 0, len(times)
         while start < count:
-            t = batch_time_of(times[start], batch_ms)
-            end = bisect.bisect_right(times, t, start)
+            t = batch_time_of(times[start] if to_ms is None else to_ms(times[start]), batch_ms)
+            end = bisect.bisect_right(times, t, start, key=to_ms)
             self._opened(t).extend(records[start:end])
             start = end
-        self.newest_ms = max(before, times[-1])
+        self.newest_ms = max(before, last_ms)
         return True
 
     def _take_one_by_one(self, records: list, report_as: int) -> None:
