@@ -21,13 +21,15 @@ def _count(value: int | None) -> str:
 
 
 class ProgressView(StreamingListener):
-    """Current batch time, records, rates, delays, backlog, keys in state, and sparklines of recent batches."""
+    """Current batch time, records, rates, delays, backlog, keys in state, and sparklines of recent batches; by
+    event time, the late records too."""
 
-    def __init__(self, stderr, batch_ms: int, history: int = 40) -> None:
+    def __init__(self, stderr, batch_ms: int, history: int = 40, event_time: bool = False) -> None:
         from rich.console import Console
         from rich.live import Live
 
         self.batch_ms = batch_ms
+        self.late: int | None = 0 if event_time else None  # in all, since the view started
         self.rates: collections.deque = collections.deque(maxlen=history)
         self.processing: collections.deque = collections.deque(maxlen=history)
         self.console = Console(file=stderr, force_terminal=True)
@@ -47,6 +49,9 @@ class ProgressView(StreamingListener):
                       "total delay", f"{info.total_delay_ms} ms")
         table.add_row("backlog", _count(info.backlog), "keys in state", _count(info.keys_in_state),
                       "skipped", f"{info.skipped:,}")
+        if self.late is not None:
+            self.late += info.late
+            table.add_row("late", f"{info.late:,} this batch", "late in all", f"{self.late:,}")
         table.add_row("input rate", sparkline(self.rates), "processing / interval",
                       sparkline(self.processing, self.batch_ms), "rate limit",
                       "-" if info.rate_limit is None else f"{info.rate_limit:,.0f}/s")

@@ -1,6 +1,7 @@
 """--event-time: batches cut by the records' own times, against the arrival-time engine on the simulated clock."""
 import datetime
 import random
+import re
 import subprocess
 
 import orjson
@@ -92,6 +93,16 @@ def test_late_records_are_counted_on_stderr_and_in_the_metrics_by_default(tmp_pa
     assert got == [(1000, ["a"]), (2000, []), (3000, ["b"])]
     assert "1 late record before" in result.stderr
     assert sum(orjson.loads(line)["late"] for line in metrics.read_bytes().splitlines()) == 1
+
+
+def test_the_live_view_counts_the_late_records():
+    records = [{"ts": 500, "w": "a"}, {"ts": 2500, "w": "b"}, {"ts": 700, "w": "late"}, {"ts": 900, "w": "late"}]
+    result = invoke(["--format", "json", "--event-time", "x['ts']", "--time-unit", "ms", "--progress", "count",
+                     "emit"], input=as_lines(records))
+    assert result.exit_code == 0, result.stderr
+    assert re.search(r"late in all\s+2\b", result.stderr), result.stderr
+    plain = invoke(["--queue", "-", "--progress", "count", "emit"], input=queue_text([["a"]]))
+    assert "records" in plain.stderr and "late" not in plain.stderr  # only by event time
 
 
 def test_late_fail_stops_with_exit_1_naming_the_record(tmp_path):
@@ -194,6 +205,10 @@ def test_event_time_options_are_checked():
     assert "--allowed-lateness needs --event-time" in invoke(["--allowed-lateness", "2s", "count"], input="").stderr
     on_spark = invoke(["--engine", "spark", "--event-time", "x", "count"], input="")
     assert on_spark.exit_code == 2 and "--event-time" in on_spark.stderr
+    for wrong in ("%d/%Q/%Y", "%d %d", "%Y-%m-%"):
+        result = invoke(["--event-time", "x", "--time-format", wrong, "count"], input="")
+        assert result.exit_code == 2 and f"--time-format '{wrong}'" in result.stderr, result.stderr
+    assert invoke(["--event-time", "x", "--time-format", "%Y-%m-%d", "count"], input="").exit_code == 0
 
 
 def test_sigkilled_mid_log_and_restarted_gives_the_files_of_an_uninterrupted_run(tmp_path):

@@ -118,7 +118,7 @@ class JobScheduler:
         if self.options.progress:
             from ..progress import ProgressView
 
-            self.listeners.add(ProgressView(context.stderr(), batch))
+            self.listeners.add(ProgressView(context.stderr(), batch, event_time=context.event_time is not None))
         try:
             for output in graph.outputs:
                 output.start()
