@@ -79,11 +79,15 @@ def test_records_shuffled_within_the_lateness_give_the_output_of_sorted_ones(tmp
 def test_a_late_record_goes_to_the_dead_letter_with_its_reason(tmp_path):
     dead = tmp_path / "dead.jsonl"
     records = [{"ts": 500, "w": "a"}, {"ts": 3500, "w": "b"}, {"ts": 1200, "w": "late"}, {"ts": 3900, "w": "c"}]
-    got, _ = by_event_time(tmp_path, records, ["map", "x['w']"], "--dead-letter", str(dead))
+    metrics = tmp_path / "m.jsonl"
+    got, result = by_event_time(tmp_path, records, ["map", "x['w']"], "--dead-letter", str(dead), "--metrics",
+                                str(metrics))
     assert got == [(1000, ["a"]), (2000, []), (3000, []), (4000, ["b", "c"])]
     [entry] = [orjson.loads(line) for line in dead.read_bytes().splitlines()]
     assert "'late'" in str(entry["record"])
     assert "late: event time 1200 ms" in entry["reason"]
+    assert "late record" not in result.stderr  # the dead letter holds it: nothing to report
+    assert sum(orjson.loads(line)["late"] for line in metrics.read_bytes().splitlines()) == 1
 
 
 def test_late_records_are_counted_on_stderr_and_in_the_metrics_by_default(tmp_path):
