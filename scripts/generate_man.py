@@ -152,6 +152,10 @@ def render() -> str:
         ".nf", esc("nc -lk 9999 | dstream --batch 2s flat-map 'x.split()' map '(x, 1)' \\\n"
                    "    reduce-by-key-and-window sum 30s 10s --inverse 'a - b' print"),
         esc("printf 'a b\\n\\nb c\\n' | dstream --queue - flat-map 'x.split()' count-by-value emit"),
+        esc("zcat access.log.gz | dstream --event-time \"x.partition('[')[2].partition(']')[0]\" \\\n"
+            "    --time-format '%d/%b/%Y:%H:%M:%S %z' --batch 1m --allowed-lateness 30s \\\n"
+            "    map '(x.split()[8], 1)' reduce-by-key-and-window sum 5m 1m --inverse 'a - b' \\\n"
+            "    save-as-text-files out/status"),
         ".fi",
         ".SH SEE ALSO", "The Spark Streaming Programming Guide; README.md of dstream.",
     ]
