@@ -14,6 +14,7 @@ import collections
 import dataclasses
 import datetime
 import itertools
+import math
 import operator
 import re
 from typing import Callable
@@ -86,6 +87,8 @@ class EventTime:
         if isinstance(value, bool):
             raise BadRecord(f"event time {value!r} is a bool, not a time")
         if isinstance(value, (int, float)):
+            if not math.isfinite(value):
+                raise BadRecord(f"event time {value!r} is not a finite number")
             return self._number_millis(value)
         if isinstance(value, datetime.datetime):
             return round(value.timestamp() * 1000)  # naive: local time, as print shows batch times
@@ -181,7 +184,11 @@ class EventTimeDStream(DStream):
         part = self._lines_of(self.unread.popleft())
         records = part if self.parse is None else self._parsed(part, report_as)
         read = self.event_time.times_all(records) if records else ([], None)
-        if read is None or not self._take_in_order(records, *read):
+        try:
+            taken = read is not None and self._take_in_order(records, *read)
+        except (ValueError, OverflowError):  # nan or infinity, found before any record was taken: named one by one
+            taken = False
+        if not taken:
             self._take_one_by_one(records, report_as)
         return len(records)
 

@@ -167,6 +167,12 @@ def test_an_unreadable_time_follows_on_error(tmp_path):
     assert skipped.exit_code == 0, skipped.stderr
     assert skipped.stdout == "1\n1\n"
     assert "not ISO 8601" in orjson.loads(dead.read_bytes())["reason"]
+    for endless in ("nan", "inf", "-inf"):  # in order or not, a number that names no time is a bad record
+        for lines in (f"1.5\n{endless}\n2.5\n", f"1.5\n2.5\n{endless}\n"):
+            result = invoke(["--event-time", "float(x)", "count", "emit"], input=lines)
+            assert result.exit_code == 1 and "is not a finite number" in result.stderr, result.stderr
+            skipped = invoke(["--event-time", "float(x)", "--on-error", "skip", "count", "emit"], input=lines)
+            assert skipped.exit_code == 0 and skipped.stdout == "1\n1\n", skipped.stderr
 
 
 def test_update_state_timeout_follows_event_time(tmp_path):
