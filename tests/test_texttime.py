@@ -9,7 +9,7 @@ from dstream_cli.texttime import text_time_reader
 # pieces of formats: the directives read without strptime, ones that send the whole format to it, and literals
 DIRECTIVES = ["%d", "%m", "%b", "%Y", "%y", "%H", "%M", "%S", "%f", "%z", "%%"]
 OTHERS = ["%I", "%p", "%j", "%a", "%B", "%Z"]
-LITERALS = ["/", ":", " ", "  ", "-", "T", ".", ",", "[", "]", ""]
+LITERALS = ["/", ":", " ", "  ", "-", "T", ".", ",", "[", "]", "", "%"]
 
 
 @st.composite
