@@ -16,14 +16,13 @@ import datetime
 import itertools
 import math
 import operator
-import re
 from typing import Callable
 
 from .dstream import DStream
 from .errors import RECORD_ERRORS, BadRecord, StageFailed, UsageError, shorten
 from .expr import over_records
 from .receivers.chunks import LineBatch, LineChunk
-from .texttime import text_time_reader
+from .texttime import text_time_reader, time_format_problem
 
 LATE_POLICIES = ("dead-letter", "drop", "fail")
 TIME_UNITS = ("s", "ms")
@@ -48,8 +47,9 @@ class EventTime:
             raise UsageError(f"--late {self.late!r}: use one of {', '.join(LATE_POLICIES)}")
         if self.allowed_lateness_ms < 0:
             raise UsageError("--allowed-lateness must not be negative")
-        if self.time_format is not None:
-            _check_time_format(self.time_format)
+        problem = self.time_format and time_format_problem(self.time_format)
+        if problem:
+            raise UsageError(f"--time-format {self.time_format!r}: {problem}")
         from .ops.batch import item_getter_of
 
         getter = item_getter_of(self.extract)  # x['ts'] as an itemgetter: the same, in C
@@ -100,17 +100,6 @@ class EventTime:
                 raise BadRecord(f"event time {shorten(value)} is not {expected}") from None
             return round(parsed.timestamp() * 1000)
         raise BadRecord(f"event time {shorten(value)} is not a number, a datetime or a text time")
-
-
-def _check_time_format(time_format: str) -> None:
-    """A format strptime cannot use (a bad directive, one given twice) is the user's mistake, not a bad record."""
-    try:
-        datetime.datetime.strptime("", time_format)
-    except ValueError as exc:
-        if not str(exc).startswith("time data"):  # "time data '' does not match": the format itself is fine
-            raise UsageError(f"--time-format {time_format!r}: {exc}") from None
-    except re.error as exc:
-        raise UsageError(f"--time-format {time_format!r}: {exc}") from None
 
 
 class TextTimes(dict):

@@ -114,16 +114,21 @@ def over_records(f: Callable, keep: bool = False) -> Callable[[list], list] | No
         name = code.co_varnames[0]
     else:
         return None
-    element = ast.Name(id=name, ctx=ast.Load())
+    return comprehension(body, name, f.__globals__, code.co_filename, keep)
+
+
+def comprehension(body: ast.expr, name: str, globals_: dict, filename: str, keep: bool = False):
+    """``lambda records_: [BODY for NAME in records_]`` (with *keep*: ``[NAME for NAME in records_ if BODY]``),
+    compiled; None where Python refuses it in a comprehension (a walrus on the loop's name)."""
     loop = ast.comprehension(target=ast.Name(id=name, ctx=ast.Store()), iter=ast.Name(id="records_", ctx=ast.Load()),
                              ifs=[body] if keep else [], is_async=0)
-    comprehension = ast.ListComp(elt=element if keep else body, generators=[loop])
+    listed = ast.ListComp(elt=ast.Name(id=name, ctx=ast.Load()) if keep else body, generators=[loop])
     wrapped = ast.Expression(body=ast.Lambda(args=ast.arguments(
         posonlyargs=[], args=[ast.arg(arg="records_")], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None,
-        defaults=[]), body=comprehension))
+        defaults=[]), body=listed))
     try:
-        return eval(compile(ast.fix_missing_locations(wrapped), code.co_filename, "eval"), f.__globals__)  # noqa: S307
-    except SyntaxError:  # a walrus on the loop's name: not allowed in a comprehension
+        return eval(compile(ast.fix_missing_locations(wrapped), filename, "eval"), globals_)  # noqa: S307
+    except SyntaxError:
         return None
 
 

@@ -45,6 +45,17 @@ def text_time_reader(time_format: str) -> Callable[[str], datetime.datetime]:
     return read
 
 
+def time_format_problem(time_format: str) -> str | None:
+    """What makes *time_format* one strptime cannot use (a bad directive, one given twice, a stray %), or None."""
+    try:
+        datetime.datetime.strptime("", time_format)
+    except ValueError as exc:
+        return None if str(exc).startswith("time data") else str(exc)  # "time data '' does not match": a good format
+    except re.error as exc:
+        return str(exc)
+    return None
+
+
 def _compile(time_format: str) -> re.Pattern | None:
     """The whole format as one pattern, or None when it has a directive not taken here or lacks a full date."""
     if "%" in _DIRECTIVE.sub("", time_format):

@@ -14,7 +14,7 @@ from collections import Counter
 from typing import Callable, Iterable, Iterator, NamedTuple
 
 from ..errors import RECORD_ERRORS, BadRecord
-from ..expr import over_records
+from ..expr import comprehension, over_records
 from ..formats import batch_parser, line_parser
 
 Reject = Callable[[str, object, BaseException], None]
@@ -89,12 +89,13 @@ def _keys_function(node, f, ast) -> Callable[[list], Iterable] | None:
     key = _constant_subscript_of_x(node, ast)
     if key is not _NOT_CONSTANT:
         return functools.partial(map, operator.itemgetter(key))
+    keys_of = comprehension(node, "x", f.__globals__, "<key>")
+    if keys_of is not None:
+        return keys_of
     arguments = ast.arguments(posonlyargs=[], args=[ast.arg(arg="x")], vararg=None, kwonlyargs=[],
                               kw_defaults=[], kwarg=None, defaults=[])
     expression = ast.fix_missing_locations(ast.Expression(body=ast.Lambda(args=arguments, body=node)))
-    key_of = eval(compile(expression, "<key>", "eval"), f.__globals__)  # noqa: S307 - the user's own expression
-    key_of.__dstream_source__ = ast.unparse(node)
-    return over_records(key_of) or functools.partial(map, key_of)
+    return functools.partial(map, eval(compile(expression, "<key>", "eval"), f.__globals__))  # noqa: S307
 
 
 def _constant_subscript_of_x(node, ast):
