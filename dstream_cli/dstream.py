@@ -19,6 +19,9 @@ class DStream:
 
     #: how much older history than its own remember duration a node asks of its parents
     parent_remember_extra_ms = 0
+    #: batch t is computed from the parents' batches at t alone and memoised: once this node has t, it never asks a
+    #: parent for t again, so a parent read only by such nodes lets its batch go then (``forget``)
+    reads_parents_once = False
 
     def __init__(self, context, dependencies: Iterable["DStream"], slide_ms: int | None = None):
         self.context = context  # the StreamingContext (context.py), which builds on this module
@@ -27,6 +30,8 @@ class DStream:
         self.label = context.naming_label(type(self).__name__)
         self.remember_ms = self.slide_ms
         self.generated: dict[int, list] = {}
+        self.readers: list[DStream] = []  # the nodes built on this one, known once the graph is initialised
+        self.released_once_read = False  # every reader reads_parents_once, and no remember() keeps history
         # how glom and map_partitions see a batch (partitions.py); no other operator depends on it
         self.partitioning = (self.dependencies[0].partitioning if self.dependencies
                              else Partitioning(context.partitions))
@@ -81,7 +86,8 @@ class DStream:
             parent.remember(self.remember_ms + self.parent_remember_extra_ms)
 
     def forget(self, t: int) -> None:
-        """Drop batches no later computation can ask for (Spark ``clearMetadata``)."""
+        """Drop batches no later computation can ask for (Spark ``clearMetadata``), and those every reader has
+        memoised already: the records of an input read by a windowed count are not held for the whole window."""
         horizon = t - self.remember_ms
         generated = self.generated
         # Batches are memoised in time order, so the oldest come first: stop at the first one kept.
@@ -90,6 +96,9 @@ class DStream:
             if oldest > horizon:
                 break
             del generated[oldest]
+        if self.released_once_read:
+            for u in [u for u in generated if all(u in reader.generated for reader in self.readers)]:
+                del generated[u]
 
     @property
     def input_names(self) -> tuple[str, ...]:

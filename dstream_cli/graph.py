@@ -47,6 +47,12 @@ class DStreamGraph:
         ask, and at least *remember_ms* (``StreamingContext.remember``)."""
         for output in self.outputs:
             output.remember(max(output.slide_ms, remember_ms or 0))
+        nodes = self.nodes()
+        for node in nodes:
+            node.readers = [reader for reader in nodes if node in reader.dependencies]
+            # remember() keeps every batch for queries of the past, whoever has read it
+            node.released_once_read = (not remember_ms and bool(node.readers)
+                                       and all(reader.reads_parents_once for reader in node.readers))
 
     def stateful_nodes(self) -> list[DStream]:
         """The nodes a checkpoint saves: all but the outputs, which may change between runs."""

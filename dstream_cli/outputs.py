@@ -58,8 +58,7 @@ class ForEachDStream(DStream):
         """Nothing but this output reads the parent's batches, and none is kept for later (a window): the
         parent may then give them in slices (``parts``) instead of whole."""
         parent = self.dependencies[0]
-        readers = [node for node in self.context.graph.nodes() if parent in node.dependencies]
-        return hasattr(parent, "parts") and readers == [self] and parent.remember_ms <= parent.slide_ms
+        return hasattr(parent, "parts") and parent.readers == [self] and parent.remember_ms <= parent.slide_ms
 
     def start(self) -> None:
         if hasattr(self.func, "start"):

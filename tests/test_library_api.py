@@ -254,6 +254,26 @@ def test_remember_keeps_an_outputs_past_batches():
     assert kept_at_the_last_batch("3s") == [2000, 3000, 4000, 5000]
 
 
+def test_an_input_read_only_by_stateless_steps_lets_a_batch_go_once_they_have_it():
+    """A window over a map keeps the mapped batches, not the input's: the input holds only what its reader has not
+    computed yet, as when a window slides by two batches and the map runs for the batch between slides only then."""
+    def run(slide, remember=None):
+        ssc = StreamingContext(1)
+        if remember:
+            ssc.remember(remember)
+        stream = ssc.queue_stream([[n] for n in range(1, 7)])
+        windows, kept = [], []
+        stream.map(lambda x: x * 10).window(3, slide).foreach_batch(
+            lambda batch: (windows.append(sorted(batch)), kept.append(sorted(stream.generated))))
+        ssc.run()
+        return windows, kept
+
+    assert run(1) == ([[10], [10, 20], [10, 20, 30], [20, 30, 40], [30, 40, 50], [40, 50, 60]],
+                      [[1000], [2000], [3000], [4000], [5000], [6000]])
+    assert run(2) == ([[10, 20], [20, 30, 40], [40, 50, 60]], [[1000, 2000], [3000, 4000], [5000, 6000]])
+    assert run(1, remember="3s")[1][-1] == [1000, 2000, 3000, 4000, 5000, 6000]  # remember() keeps its history
+
+
 def test_context_transform_and_union_of_several_streams():
     ssc = StreamingContext(1)
     a, b, c = (ssc.queue_stream([[n], [n * 10]]) for n in (1, 2, 3))

@@ -19,6 +19,8 @@ TEXT_SLICE = 1 << 16
 class TransformedDStream(DStream):
     """Consecutive stateless steps over one parent, run as one batch function (PySpark folds them too)."""
 
+    reads_parents_once = True
+
     def __init__(self, parent: DStream, steps: list[Step], fusable: bool = True) -> None:
         super().__init__(parent.context, [parent])
         self.steps = steps
@@ -141,6 +143,8 @@ class TransformedDStream(DStream):
 
 class TransformedWithDStream(DStream):
     """``func(time_ms, left_batch, right_batch)`` per batch time: union, the joins, cogroup, transform_with."""
+
+    reads_parents_once = True
 
     def __init__(self, left: DStream, right: DStream, func: Callable[[int, list, list], list], label: str,
                  needs_pairs: bool = True) -> None:
