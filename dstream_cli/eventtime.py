@@ -21,10 +21,13 @@ from typing import Callable
 from .dstream import DStream
 from .errors import RECORD_ERRORS, BadRecord, StageFailed, UsageError, shorten
 from .expr import over_records
+from .receivers.blocks import SPILL_AFTER_BYTES
 from .receivers.chunks import LineBatch, LineChunk
 from .texttime import text_time_reader, time_format_problem
 
 LATE_POLICIES = ("dead-letter", "drop", "fail")
+#: text an input reads ahead of the records taken into batches: well within what it keeps in memory, unspilled
+READ_AHEAD_BYTES = SPILL_AFTER_BYTES // 2
 TIME_UNITS = ("s", "ms")
 
 
@@ -53,6 +56,7 @@ class EventTime:
         from .ops.batch import item_getter_of
 
         getter = item_getter_of(self.extract)  # x['ts'] as an itemgetter: the same, in C
+        self._reads_an_item = getter is not None
         self._read_all = ((lambda records: list(map(getter, records))) if getter
                           else over_records(self.extract) or (lambda records: list(map(self.extract, records))))
         self._read_text = text_time_reader(self.time_format) if self.time_format else datetime.datetime.fromisoformat
@@ -62,23 +66,38 @@ class EventTime:
         """The record's time in epoch milliseconds; BadRecord names what could not be read."""
         return self.value_millis(self.extract(record))
 
-    def times_all(self, records: list) -> tuple[list, Callable[[object], int] | None] | None:
-        """Every record's time, read in C-level passes where they are all numbers or all text: the times as read
-        and the function taking one to epoch milliseconds (None: they are milliseconds already). Numbers stay as
-        read, so that a log in time order is split by bisection without converting each. None when one fails or
-        numbers are mixed with other kinds (the caller then goes record by record)."""
+    def times_all(self, records: list, parsed: bool = False) -> tuple[list, Callable | None, bool] | None:
+        """Every record's time, read in C-level passes where they are all numbers or all text: the times as read,
+        the function taking one to epoch milliseconds (None: they are milliseconds already), and whether they are
+        in order. Numbers stay as read, so that a log in time order is split by bisection without converting each
+        (in order as numbers, in order as milliseconds). None when one fails, or numbers are mixed with other
+        kinds or are not finite (the caller then goes record by record). *parsed*: the records are what --format
+        gave, so an item of one is a number, a bool, text, null, a list or a dict."""
         try:
             values = self._read_all(records)
         except RECORD_ERRORS:  # noqa: BLE001 - found again, and named, record by record
             return None
-        if values and type(values[0]) is str:
+        if not values:
+            return [], None, True
+        if type(values[0]) is str:
             try:  # each distinct value converted once, whatever its kind: text, as a log has it, or not
-                return list(map(self._text_ms.__getitem__, values)), None
+                times = list(map(self._text_ms.__getitem__, values))
             except (BadRecord, TypeError):  # TypeError: a value that cannot be a key (a list)
                 return None
-        if set(map(type, values)) <= {int, float}:
-            return values, self._number_millis  # monotonic: numbers in order are milliseconds in order
-        return None
+            return times, None, times == sorted(times)  # a C-level sort of times in order is a single pass
+        plain = parsed and self._reads_an_item
+        if not plain and not set(map(type, values)) <= {int, float}:
+            return None
+        try:  # nan or an infinity among them makes the sum one
+            if not math.isfinite(sum(values)):
+                return None
+        except (TypeError, OverflowError):  # text, null, a list or a dict among them; an integer too big for a time
+            return None
+        in_order = values == sorted(values)
+        # of plain kinds, only a bool is left to rule out; in order, one would be 1 (True) or less at the start
+        if plain and not (in_order and values[0] > 1) and not set(map(type, values)) <= {int, float}:
+            return None
+        return values, self._number_millis, in_order
 
     def _number_millis(self, value: float) -> int:
         return round(value * 1000) if self.unit == "s" else round(value)
@@ -133,6 +152,10 @@ class EventTimeDStream(DStream):
     def __init__(self, source, parse, event_time: EventTime) -> None:
         super().__init__(source.context, [source], source.context.batch_ms)
         self.source = source
+        # Its records wait in the open intervals, which take them as fast as they are computed: read further
+        # ahead, a log would go to a spill file and back, and the reading thread would take the interpreter
+        # from the computing one at every read (with a 1 GB log, a quarter more time), for nothing.
+        source.limit_read_ahead(READ_AHEAD_BYTES)
         self.name = source.name
         self.label = f"{event_time.label} of input {source.name}"
         self.parse = parse  # the --format Step, or None for text
@@ -172,7 +195,7 @@ class EventTimeDStream(DStream):
             self.unread.extend(lines.pieces if isinstance(lines, LineBatch) else [list(lines)])
         part = self._lines_of(self.unread.popleft())
         records = part if self.parse is None else self._parsed(part, report_as)
-        read = self.event_time.times_all(records) if records else ([], None)
+        read = self.event_time.times_all(records, parsed=self.parse is not None)
         try:
             taken = read is not None and self._take_in_order(records, *read)
         except (ValueError, OverflowError):  # nan or infinity, found before any record was taken: named one by one
@@ -200,12 +223,13 @@ class EventTimeDStream(DStream):
             text = [line.decode("utf-8", "surrogatepass") if type(line) is bytes else line for line in part]
             return self.parse.slow(text, t, self.context.record_errors.rejecter(t, self.name))
 
-    def _take_in_order(self, records: list, times: list, to_ms: Callable[[object], int] | None) -> bool:
+    def _take_in_order(self, records: list, times: list, to_ms: Callable[[object], int] | None,
+                       in_order: bool) -> bool:
         """The records into their batches in C-level passes; False (nothing taken) when one of them is late,
         which record by record then names. *times* are as read, taken to milliseconds by *to_ms*."""
         if not records:
             return True
-        if all(map(operator.le, times, itertools.islice(times, 1, None))):
+        if in_order:
             return self._take_sorted(records, times, to_ms)
         if to_ms is not None:
             times = list(map(to_ms, times))
@@ -221,14 +245,15 @@ class EventTimeDStream(DStream):
                                                                                   repeat(lateness)))):
             return False
         for t, group in itertools.groupby(zip(buckets, records), key=operator.itemgetter(0)):
-            self._opened(t).extend(map(operator.itemgetter(1), group))
+            self._add(t, list(map(operator.itemgetter(1), group)))
         newest = max(times)
         self.newest_ms = newest if self.newest_ms is None else max(self.newest_ms, newest)
         return True
 
     def _take_sorted(self, records: list, times: list, to_ms: Callable[[object], int] | None) -> bool:
         """Records in time order (a log, as it usually is): only the first can be late, and each batch's records
-        are one slice, found by bisection (which converts only the times it looks at)."""
+        are one slice, found by bisection (which converts only the times it looks at); all of them, not a copy,
+        when they are one batch's."""
         batch_ms = self.context.batch_ms
         first_ms, last_ms = (times[0], times[-1]) if to_ms is None else (to_ms(times[0]), to_ms(times[-1]))
         first = batch_time_of(first_ms, batch_ms)
@@ -239,7 +264,7 @@ class EventTimeDStream(DStream):
         while start < count:
             t = batch_time_of(times[start] if to_ms is None else to_ms(times[start]), batch_ms)
             end = bisect.bisect_right(times, t, start, key=to_ms)
-            self._opened(t).extend(records[start:end])
+            self._add(t, records if end - start == count else records[start:end])
             start = end
         self.newest_ms = max(before, last_ms)
         return True
@@ -263,7 +288,7 @@ class EventTimeDStream(DStream):
             if t <= closed:
                 self._late(record, ms, closed, report_as)
                 continue
-            self._opened(t).append(record)
+            self._add(t, [record])
             if newest is None or ms > newest:
                 newest = ms
         self.newest_ms = newest
@@ -307,15 +332,17 @@ class EventTimeDStream(DStream):
         first = next(iter(self.pending))  # batches are opened in time order but for out-of-order records
         return first if self._in_order else min(self.pending)
 
-    def _opened(self, t: int) -> list:
-        """Batch *t*'s records so far, the batch opened if it was not."""
-        records = self.pending.get(t)
-        if records is None:
-            if self.pending and t < self._last_opened:
-                self._in_order = False
-            self._last_opened = t
-            records = self.pending[t] = []
-        return records
+    def _add(self, t: int, records: list) -> None:
+        """*records* (a list this node may keep) into batch *t*, which is opened if it was not. Each pass over
+        the records touches every one of them, which for a big log costs more than the work done there."""
+        opened = self.pending.get(t)
+        if opened is not None:
+            opened += records
+            return
+        if self.pending and t < self._last_opened:
+            self._in_order = False
+        self._last_opened = t
+        self.pending[t] = records
 
     def allocate(self, t: int) -> int:
         """Batch *t* runs: its records leave the open intervals for the memo, where a window that asks for them

@@ -58,6 +58,9 @@ class InputDStream(DStream):
         self.records_in = len(block.records) + len(block.bad)
         return self._records(block, report_as)
 
+    def limit_read_ahead(self, max_bytes: int) -> None:
+        """Hold the receiver back once *max_bytes* of text wait here (fewer, if --max-backlog-bytes says so)."""
+
     def formatted(self) -> DStream:
         """The stream a user builds on: this input, or its lines parsed by ``--format``, fused with what follows;
         with ``event_time``, its records in the batches of their own times."""
@@ -214,6 +217,9 @@ class ReceiverInputDStream(InputDStream):
         self.supervisor: ReceiverSupervisor | None = None
         self._seek_to = None
         self._logged = None  # blocks the write-ahead log holds beyond the checkpoint, while recovering
+
+    def limit_read_ahead(self, max_bytes: int) -> None:
+        self.buffer.max_bytes = min(max_bytes, self.buffer.max_bytes or max_bytes)
 
     def start(self) -> None:
         self.supervisor = self.context.make_supervisor(self.receiver, self.name, self.buffer)

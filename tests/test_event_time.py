@@ -8,6 +8,8 @@ import orjson
 
 from conftest import installed_dstream, invoke, queue_text, read_batch_files, wait_for
 
+from dstream_cli.receivers.chunks import LineChunk
+
 WINDOWED = ["map", "(x['w'], 1)", "reduce-by-key-and-window", "sum", "4s", "2s", "--inverse", "a - b"]
 
 
@@ -173,6 +175,36 @@ def test_an_unreadable_time_follows_on_error(tmp_path):
             assert result.exit_code == 1 and "is not a finite number" in result.stderr, result.stderr
             skipped = invoke(["--event-time", "float(x)", "--on-error", "skip", "count", "emit"], input=lines)
             assert skipped.exit_code == 0 and skipped.stdout == "1\n1\n", skipped.stderr
+
+
+def test_a_parsed_time_of_another_kind_among_numbers_is_a_bad_record_wherever_it_is():
+    """Parsed JSON times are checked in C-level passes (a sum, a sort) that let a bool through as 0 or 1: it is
+    still a bad record, first, among the others or last, as is null, a list, a dict or text that is no time."""
+    for bad in ("true", "false", "null", "[1]", '{"a": 1}', '"later"'):
+        for at in range(3):
+            times = ["1.5", "2.5"]
+            times.insert(at, bad)
+            lines = "".join(f'{{"ts": {ts}}}\n' for ts in times)
+            failed = invoke(["--format", "json", "--event-time", "x['ts']", "count", "emit"], input=lines)
+            assert failed.exit_code == 1 and "event time" in failed.stderr, (bad, at, failed.stderr)
+            assert bad not in ("true", "false") or "is a bool, not a time" in failed.stderr
+            skipped = invoke(["--format", "json", "--event-time", "x['ts']", "--on-error", "skip", "count", "emit"],
+                             input=lines)
+            assert skipped.exit_code == 0 and skipped.stdout == "1\n1\n", (bad, at, skipped.stdout, skipped.stderr)
+
+
+def test_a_big_log_is_read_no_further_ahead_than_its_records_are_taken_into_batches(monkeypatch):
+    """By event time the records wait in the open intervals, not in the input's buffer: a log far bigger than what
+    an input keeps in memory is read as fast as it is computed, and none of it goes to a spill file and back."""
+    spilled = []
+    spill = LineChunk.spill
+    monkeypatch.setattr(LineChunk, "spill", lambda chunk, to: (spilled.append(chunk.size), spill(chunk, to)))
+    lines = 800_000  # about 24 MB, three times what an input keeps in memory
+    log = "".join(f'{{"ts":{1_700_000_000 + i / 100:.2f},"k":"a"}}\n' for i in range(lines))
+    result = invoke(["--format", "json", "--event-time", "x['ts']", "--batch", "1m", "count", "emit"], input=log)
+    assert result.exit_code == 0, result.stderr
+    assert sum(map(int, result.stdout.split())) == lines
+    assert spilled == []
 
 
 def test_update_state_timeout_follows_event_time(tmp_path):

@@ -96,7 +96,8 @@ def _start_time(value: str) -> int:
 @click.option("--max-backlog", type=click.IntRange(min=1), default=DEFAULT_MAX_BACKLOG, show_default=True, metavar="N",
               help="Records an input may hold waiting for a batch; beyond that it stops reading.")
 @click.option("--max-backlog-bytes", type=click.IntRange(min=1), default=DEFAULT_MAX_BACKLOG_BYTES, show_default=True,
-              metavar="N", help="Bytes of text an input may hold waiting for a batch; beyond that it stops reading.")
+              metavar="N", help="Bytes of text an input may hold waiting for a batch (by --event-time, 4 MiB at "
+                   "most); beyond that it stops reading.")
 @click.option("--output-retries", type=click.IntRange(min=0), default=3, show_default=True,
               help="Retries of an output that fails (a file, a command, a lost database connection), with a "
                    "backoff from 0.1s doubling up to 30s.")
