@@ -86,7 +86,7 @@ class EventTime:
                 return None
             return times, None, times == sorted(times)  # a C-level sort of times in order is a single pass
         plain = parsed and self._reads_an_item
-        if not plain and not set(map(type, values)) <= {int, float}:
+        if not plain and not _only_numbers(values):
             return None
         try:  # nan or an infinity among them makes the sum one
             if not math.isfinite(sum(values)):
@@ -95,7 +95,7 @@ class EventTime:
             return None
         in_order = values == sorted(values)
         # of plain kinds, only a bool is left to rule out; in order, one would be 1 (True) or less at the start
-        if plain and not (in_order and values[0] > 1) and not set(map(type, values)) <= {int, float}:
+        if plain and not (in_order and values[0] > 1) and not _only_numbers(values):
             return None
         return values, self._number_millis, in_order
 
@@ -119,6 +119,10 @@ class EventTime:
                 raise BadRecord(f"event time {shorten(value)} is not {expected}") from None
             return round(parsed.timestamp() * 1000)
         raise BadRecord(f"event time {shorten(value)} is not a number, a datetime or a text time")
+
+
+def _only_numbers(values: list) -> bool:
+    return set(map(type, values)) <= {int, float}
 
 
 class TextTimes(dict):
@@ -198,7 +202,7 @@ class EventTimeDStream(DStream):
         read = self.event_time.times_all(records, parsed=self.parse is not None)
         try:
             taken = read is not None and self._take_in_order(records, *read)
-        except (ValueError, OverflowError):  # nan or infinity, found before any record was taken: named one by one
+        except (ValueError, OverflowError):  # a number too big for a time, found before any record was taken
             taken = False
         if not taken:
             self._take_one_by_one(records, report_as)
