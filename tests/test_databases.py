@@ -19,13 +19,6 @@ from pg_server import PASSWORD, PostgresServer
 _names = itertools.count()
 
 
-@pytest.fixture(scope="session")
-def postgres():
-    server = PostgresServer()
-    yield server
-    server.destroy()
-
-
 class Database:
     """One database under test: its URL, and plain queries on it."""
 

@@ -15,7 +15,7 @@ import threading
 
 import orjson
 import pytest
-from conftest import AnyOrder, free_port, installed_dstream, invoke, queue_text, read_batch_files, wait_for
+from conftest import AnyOrder, free_port, installed_dstream, invoke, queue_text, read_batch_files, spark_env, wait_for
 
 LOCAL = ["--engine", "spark", "--master", "local[2]"]
 WORDS = ["to be or not to be", "that is the question", "to be"]
@@ -26,11 +26,6 @@ def _pyspark(request):
     from conftest import need_pyspark
 
     need_pyspark()
-
-
-def spark_env() -> dict:
-    # executors reach the driver on loopback; Spark's notices stay out of the assertions' way
-    return dict(os.environ, SPARK_LOCAL_IP="127.0.0.1", PYSPARK_PYTHON=sys.executable)
 
 
 def dstream(*args, **kwargs) -> subprocess.CompletedProcess:
@@ -269,22 +264,6 @@ def test_local_only_options_exit_2_naming_them(args, named):
     assert named in result.stderr and "--engine local" in result.stderr
 
 
-@pytest.mark.parametrize("stages, named", [
-    (["save-to-db", "sqlite:///x.db", "t"], "save-to-db"),
-    (["save-to-kafka", "t", "--brokers", "127.0.0.1:9"], "save-to-kafka"),
-])
-def test_local_only_outputs_exit_2_naming_them(spark_context, stages, named):
-    result = invoke(["--engine", "spark", "--queue", "-", *stages], input="a\n")
-    assert result.exit_code == 2
-    assert named in result.stderr and "--engine local" in result.stderr
-
-
-def test_kafka_input_exits_2_on_spark(spark_context):
-    result = invoke(["--engine", "spark", "-i", "k=kafka://127.0.0.1:9/t", "from", "k", "count"])
-    assert result.exit_code == 2
-    assert "input k" in result.stderr and "--engine local" in result.stderr
-
-
 def test_the_local_engine_refuses_a_url_to_watch():
     result = invoke(["--watch", "hdfs://namenode/logs", "count"])
     assert result.exit_code == 2
@@ -306,38 +285,7 @@ def test_without_pyspark_the_engine_exits_2_with_the_install_line():
                              "(and Java 17 or newer)\n")
 
 
-# --- a real standalone cluster ------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def standalone_cluster(tmp_path_factory):
-    """A Spark master and one worker on 127.0.0.1, from the scripts inside pyspark; stopped afterwards."""
-    import pyspark
-
-    home = os.path.dirname(pyspark.__file__)
-    env = dict(spark_env(), SPARK_HOME=home)
-    work = tmp_path_factory.mktemp("spark-worker")
-    port, ui, worker_ui = free_port(), free_port(), free_port()
-    spark_class = os.path.join(home, "bin", "spark-class")
-    logs = open(work / "cluster.log", "wb")  # noqa: SIM115 - closed below
-    master = subprocess.Popen([spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
-                               "--port", str(port), "--webui-port", str(ui)], env=env, stdout=logs, stderr=logs)
-    worker = subprocess.Popen([spark_class, "org.apache.spark.deploy.worker.Worker", f"spark://127.0.0.1:{port}",
-                               "--host", "127.0.0.1", "--cores", "2", "--memory", "1g", "--webui-port", str(worker_ui),
-                               "--work-dir", str(work)], env=env, stdout=logs, stderr=logs)
-    try:
-        wait_for(lambda: b"Successfully registered with master" in (work / "cluster.log").read_bytes(),
-                 timeout=90, what="the worker to register")
-        yield f"spark://127.0.0.1:{port}"
-    finally:
-        for process in (worker, master):
-            process.terminate()
-        for process in (worker, master):
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        logs.close()
-
-
+# --- a real standalone cluster (conftest's, one for the session) ------------------------------------
 def test_a_windowed_word_count_on_a_standalone_cluster_stops_by_the_stop_file(tmp_path, standalone_cluster):
     """--master spark://...: the socket receiver and the tasks run in the worker's executor; the files are the
     windowed counts, and the stop file stops the run with exit 0."""

@@ -126,8 +126,9 @@ class DatabaseWriter:
             self.connected = False
 
     def _connect(self) -> None:
-        database, context = self.database, self.node.context
+        database = self.database
         if not self.job:
+            context = self.node.context
             stream = context.stream_id or uuid.uuid4().hex
             self.job = f"{stream}/{context.graph.outputs.index(self.node)}:{self.table}"
         database.connect()

@@ -57,7 +57,7 @@ def parse_kafka_uri(uri: str, name: str) -> KafkaSource:
     return KafkaSource(parsed.netloc, topics, query.get("group", f"dstream-{name}"), start, records, config)
 
 
-def _partition_key(topic: str, partition: int) -> str:
+def partition_key(topic: str, partition: int) -> str:
     return f"{topic}:{partition}"
 
 
@@ -133,7 +133,7 @@ class DirectKafkaInputDStream(InputDStream):
     def _start_offsets(self, partitions: list[tuple[str, int]]) -> None:
         """Offsets for the partitions not known yet: at the run's start the group's committed ones, else
         ``start``; a partition that appears later, its beginning."""
-        new = [(t, p) for t, p in partitions if _partition_key(t, p) not in self.offsets]
+        new = [(t, p) for t, p in partitions if partition_key(t, p) not in self.offsets]
         if not new:
             self.started = True
             return
@@ -146,7 +146,7 @@ class DirectKafkaInputDStream(InputDStream):
                 offset = found.offset
             else:
                 offset = high if self.source.start == "latest" and not self.started else low
-            self.offsets[_partition_key(topic, partition)] = max(offset, 0)
+            self.offsets[partition_key(topic, partition)] = max(offset, 0)
         self.started = True
 
     def position(self) -> dict:
@@ -190,7 +190,7 @@ class DirectKafkaInputDStream(InputDStream):
         batch, so what it fetched beyond the cap is carried to the next batch rather than fetched again."""
         consumer = self._consumer()
         if self.assigned != partitions:
-            consumer.assign([self.kafka.TopicPartition(t, p, self.offsets[_partition_key(t, p)])
+            consumer.assign([self.kafka.TopicPartition(t, p, self.offsets[partition_key(t, p)])
                              for t, p in partitions])
             self.assigned, self.carried = partitions, {}
         taken: dict[str, list] = {}
@@ -213,7 +213,7 @@ class DirectKafkaInputDStream(InputDStream):
                         self.assigned = None  # start again from the offsets taken
                         return None
                     continue
-                by_partition.setdefault(_partition_key(message.topic(), message.partition()), []).append(message)
+                by_partition.setdefault(partition_key(message.topic(), message.partition()), []).append(message)
             for key, fetched in by_partition.items():
                 self._take(taken, full, key, [*self.carried.pop(key, ()), *fetched], cap)
         return taken
@@ -236,37 +236,30 @@ class DirectKafkaInputDStream(InputDStream):
         """The batch: partitions in order, each in offset order; where they stand after it."""
         records, bad = [], []
         as_json = self.source.records == "json"
-        for message in (m for key in sorted(taken, key=_split_key) for m in taken[key]):
-            value = message.value()
+        for message in (m for key in sorted(taken, key=split_key) for m in taken[key]):
             try:
-                text = "" if value is None else value.decode("utf-8")
+                records.extend(message_lines(message, as_json))
             except UnicodeDecodeError:
-                bad.append(BadRaw(value, f"not valid UTF-8 at {message.topic()}:{message.partition()}@"
-                                         f"{message.offset()}"))
-                continue
-            if as_json:
-                records.append(_as_json_line(message, text))
-            else:
-                records.extend(text.split("\n"))  # a value is a line; one holding several gives each
+                bad.append(BadRaw(message.value(), not_utf8(message)))
         return Block(records, bad, dict(self.offsets))
 
     # --- replay and commits -----------------------------------------------------------------------------
     def replay(self, t: int, position: dict) -> int:
         """Batch *t* again: every partition from its offset here to its offset in *position*."""
-        partitions = sorted(_split_key(key) for key in position)
+        partitions = sorted(split_key(key) for key in position)
         self._start_offsets(partitions)  # a partition met by that batch first: from its beginning
         wanted = {key: end for key, end in position.items() if end > self.offsets[key]}
         TopicPartition, consumer = self.kafka.TopicPartition, self._consumer()
         taken: dict[str, list] = {key: [] for key in wanted}
         if wanted:
-            consumer.assign([TopicPartition(*_split_key(key), self.offsets[key]) for key in wanted])
+            consumer.assign([TopicPartition(*split_key(key), self.offsets[key]) for key in wanted])
             deadline = time.monotonic() + REPLAY_TIMEOUT_S
             done: set = set()
             while len(done) < len(wanted) and time.monotonic() < deadline:
                 for message in consumer.consume(num_messages=10_000, timeout=0.2):
                     if message.error() is not None:
                         continue
-                    key = _partition_key(message.topic(), message.partition())
+                    key = partition_key(message.topic(), message.partition())
                     if key in wanted and key not in done and self.offsets[key] <= message.offset() < wanted[key]:
                         taken[key].append(message)
                         if message.offset() + 1 >= wanted[key]:
@@ -289,14 +282,28 @@ class DirectKafkaInputDStream(InputDStream):
     def _commit(self, asynchronous: bool) -> None:
         if self.consumer is None or not self.offsets:
             return
-        offsets = [self.kafka.TopicPartition(*_split_key(key), offset) for key, offset in self.offsets.items()]
+        offsets = [self.kafka.TopicPartition(*split_key(key), offset) for key, offset in self.offsets.items()]
         try:
             self.consumer.commit(offsets=offsets, asynchronous=asynchronous)
         except self.kafka.KafkaException:
             pass  # the brokers are away: a later batch commits
 
 
-def _split_key(key: str) -> tuple[str, int]:
+def message_lines(message, as_json: bool) -> list[str]:
+    """The input lines one message gives (UnicodeDecodeError for a value that is not UTF-8): its value, or with
+    ``records=json`` a JSON line of its key, value, topic, partition, offset and timestamp."""
+    value = message.value()
+    text = "" if value is None else value.decode("utf-8")
+    if as_json:
+        return [_as_json_line(message, text)]
+    return text.split("\n")  # a value is a line; one holding several gives each
+
+
+def not_utf8(message) -> str:
+    return f"not valid UTF-8 at {message.topic()}:{message.partition()}@{message.offset()}"
+
+
+def split_key(key: str) -> tuple[str, int]:
     topic, _, partition = key.rpartition(":")
     return topic, int(partition)
 

@@ -17,10 +17,6 @@ from ...errors import UsageError
 from ...formats import batch_parser, render
 from ...outputs import CommandRunner, Emitter, TextFilesWriter, write_with_retries
 
-#: outputs Spark has no counterpart for in this version: refused with exit 2, never half-run
-LOCAL_ONLY_STAGES = {"save-to-kafka": "Kafka", "save-to-db": "a database"}
-
-
 def seconds(duration_ms: int | None) -> float | None:
     """PySpark takes durations in seconds."""
     return None if duration_ms is None else duration_ms / 1000
@@ -120,9 +116,12 @@ class SparkChainBuilder(ChainBuilder):
 
     ENGINE = 1  # PySpark's method names in NAMES
 
-    def __init__(self, context, inputs, main_input, namespace, *, batch_ms: int, output_retries: int) -> None:
+    def __init__(self, context, inputs, main_input, namespace, *, batch_ms: int, output_retries: int, master: str,
+                 job_id: str) -> None:
         super().__init__(context, inputs, main_input, namespace)
         self.batch_ms = batch_ms
+        self.master = master
+        self.job_id = job_id  # names this chain's rows in a database's bookkeeping, across restarts
         self.output_retries = output_retries
         self.output_slides_ms: list[int] = []
         self.stateful: list = []  # streams Spark checkpoints (update-state, inverse windows)
@@ -240,12 +239,32 @@ class SparkChainBuilder(ChainBuilder):
         self._output(s, label, CommandRunner(a["command"], a.get("format") or "tsv", _stdout, timeout_s))
         return s
 
-    def _local_only(self, stage: str):
-        raise UsageError(f"{stage} writes to {LOCAL_ONLY_STAGES[stage]} from the local engine only in this version; "
-                         "run this chain with --engine local")
-
     def _save_to_kafka(self, s, a, label):
-        self._local_only("save-to-kafka")
+        from ...kafka import client
+        from .sinks import KafkaTarget, from_executors
+
+        client()  # a missing client is one line now, not a failed task
+        timeout_s = a["timeout"] / 1000 if a.get("timeout") else 30.0
+        target = KafkaTarget(a["topic"], a["brokers"], a.get("format") or "text", timeout_s, label,
+                             self.output_retries)
+        self._note_output(s)
+        s.foreachRDD(from_executors(target, whole=False))
+        return s
 
     def _save_to_db(self, s, a, label):
-        self._local_only("save-to-db")
+        from ...databases.writer import DatabaseWriter
+        from .sinks import DatabaseTarget, from_executors
+
+        settings = {"url": a["url"], "table": a["table"], "mode": a.get("mode") or "append", "key": a.get("key"),
+                    "columns": a.get("columns"), "create": bool(a.get("create"))}
+        if not a["table"]:
+            raise UsageError(f"{label}: the table name is empty")
+        checked = DatabaseWriter(**settings)  # the options and the driver's presence, before Spark starts
+        if checked.url.scheme == "sqlite" and not self.master.startswith("local"):
+            raise UsageError(f"{label}: a SQLite file cannot be shared by executors on other hosts (--master "
+                             f"{self.master}); write to postgresql:// or run with a local master")
+        job = f"{self.job_id}/{len(self.output_slides_ms)}:{a['table']}"
+        target = DatabaseTarget(settings, job, label, self.output_retries)
+        self._note_output(s)
+        s.foreachRDD(from_executors(target, whole=settings["mode"] != "append"))
+        return s

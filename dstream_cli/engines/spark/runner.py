@@ -11,22 +11,26 @@ import contextlib
 import os
 import re
 import shutil
+import socket
 import sys
 import tempfile
 import threading
 import time
+import uuid
 
 import orjson
 
-from ...errors import ExitStatus, StageFailed, UsageError
+from ...errors import DstreamError, ExitStatus, StageFailed, UsageError
 from ...expr import Namespace
 from ...formats import batch_parser
 from ...fsio import write_atomically
 from ...inputs import queue_file_batches
+from ...kafka.direct import parse_kafka_uri
 from ...listener import BatchInfo
 from ...metrics import MetricsWriter
 from ...scheduler.signals import install_stop_signals
 from .builder import ParseLines, SparkChainBuilder, seconds
+from .kafka import DECIDERS, KafkaRanges, kafka_batches
 from .served import LineServer
 
 MANUAL_CLOCK = "org.apache.spark.util.ManualClock"
@@ -35,6 +39,10 @@ SYSTEM_CLOCK = "org.apache.spark.util.SystemClock"
 CHAIN_FILE = "dstream-chain.json"
 #: inputs read by a dstream receiver in the driver and served to Spark over TCP
 SERVED_KINDS = ("stdin", "file", "listen", "receiver")
+#: how long the check of a standalone master waits for each of its addresses
+MASTER_CONNECT_S = 10.0
+#: how long a graceful stop waits for Spark to process what the served inputs sent it
+SERVED_DRAIN_S = 60.0
 #: errors only: a Unix tool does not print the JVM's start-up notices
 QUIET_LOG4J = "file:" + os.path.join(os.path.dirname(os.path.abspath(__file__)), "log4j2-quiet.properties")
 
@@ -73,10 +81,12 @@ class _Naming:
 class BatchListener:
     """Spark's batch figures: the completed batch times, records per input, --metrics and the live view."""
 
-    def __init__(self, batch_ms: int, metrics_path: str | None, progress: bool, queue_sizes: dict[int, int]) -> None:
+    def __init__(self, batch_ms: int, metrics_path: str | None, progress: bool, queue_sizes: dict[int, int],
+                 kafka: list) -> None:
         self.completed: set[int] = set()
         self.records_by_stream: dict[int, int] = {}
         self.queue_sizes = queue_sizes  # queue streams report no records to Spark: their sizes by batch time
+        self.kafka = kafka  # nor do the Kafka inputs (their KafkaRanges), which also learn each batch's figures
         self.metrics = MetricsWriter(metrics_path) if metrics_path else None
         self.view = None
         if progress:
@@ -91,10 +101,14 @@ class BatchListener:
         for stream_id in inputs.keySet():
             self.records_by_stream[stream_id] = (self.records_by_stream.get(stream_id, 0)
                                                  + inputs.get(stream_id).numRecords())
+        processing_ms, scheduling_delay_ms = max(info.processingDelay(), 0), max(info.schedulingDelay(), 0)
+        for ranges in self.kafka:
+            ranges.batch_completed(t, processing_ms, scheduling_delay_ms)
         self.completed.add(t)
         figures = BatchInfo(
-            batch_time=t, records_in=info.numRecords() + self.queue_sizes.get(t, 0),
-            processing_ms=max(info.processingDelay(), 0), scheduling_delay_ms=max(info.schedulingDelay(), 0),
+            batch_time=t,
+            records_in=info.numRecords() + self.queue_sizes.get(t, 0) + sum(r.records_at(t) for r in self.kafka),
+            processing_ms=processing_ms, scheduling_delay_ms=scheduling_delay_ms,
             total_delay_ms=max(info.totalDelay(), 0), backlog=None, skipped=0, keys_in_state=None)
         if self.metrics:
             self.metrics.write(figures)
@@ -118,6 +132,45 @@ def _spark_listener(listener: BatchListener):
     return Forward()
 
 
+def _require_reachable_master(master: str) -> None:
+    """A standalone master nobody answers at is one line now: Spark itself retries for a minute, then fails the
+    context with a message about a stopped SparkContext."""
+    if not master.startswith("spark://"):
+        return  # local, yarn, k8s...: Spark's own checks are prompt enough
+    failures = []
+    for address in master[len("spark://"):].split(","):
+        host, _, port = address.rpartition(":")
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=MASTER_CONNECT_S).close()
+            return
+        except (OSError, ValueError) as exc:
+            failures.append(f"{address}: {getattr(exc, 'strerror', None) or exc}")
+    raise DstreamError(f"--master {master}: no Spark master answers ({'; '.join(failures)})")
+
+
+def _own_session_gateway(conf):
+    """Spark's JVM in a session of its own: a signal to dstream's whole process group (``timeout``, ``kill --
+    -PGID``, systemd's control-group stop) reaches dstream, which stops Spark gracefully, and not the JVM, which
+    would die under the batches still running. The JVM still ends with dstream: it exits when its stdin closes."""
+    from pyspark.java_gateway import launch_gateway
+
+    return launch_gateway(conf, popen_kwargs={"start_new_session": True})
+
+
+def _what_changed(saved, now: list) -> str:
+    """What differs between two chain fingerprints (the chain's stages, then batch interval, format, inputs)."""
+    if not isinstance(saved, list) or len(saved) < 3:
+        return "another chain or batch interval"
+    if saved[-1] != now[-1]:
+        inputs = ", ".join(f"{name}={kind}:{target}" for name, kind, target in saved[-1])
+        return f"a run with other inputs ({inputs})"
+    if saved[-3] != now[-3]:
+        return f"a run with another batch interval ({saved[-3]}ms)"
+    if saved[-2] != now[-2]:
+        return f"a run with another --format ({saved[-2]})"
+    return "another chain"
+
+
 class SparkRun:
     """One run of *specs* on Spark, with the CLI's *options*."""
 
@@ -129,6 +182,7 @@ class SparkRun:
         self.batch_ms = options["batch"]
         self.queue_mode = any(kind == "queue" for kind, _ in inputs.values())
         self.served: dict[str, LineServer] = {}
+        self.kafka: dict[str, KafkaRanges] = {}
         self.queue_batches: dict[str, list[list]] = {}
         self.stream_ids: dict[str, int] = {}
         self.output_slides_ms: list[int] = []
@@ -149,13 +203,14 @@ class SparkRun:
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         sc = SparkContext._active_spark_context
         if sc is None:
+            _require_reachable_master(self.options["master"])
             conf = SparkConf().setMaster(self.options["master"]).setAppName("dstream")
             conf.set("spark.ui.showConsoleProgress", "false")
             if not self.options["debug"]:  # Spark's start-up notices are not ours to print
                 conf.set("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={QUIET_LOG4J}")
             for key, value in self.options["spark_conf"]:
                 conf.set(key, value)
-            sc = SparkContext(conf=conf)
+            sc = SparkContext(conf=conf, gateway=_own_session_gateway(conf))
             self.owns_context = True
             if self.options["debug"]:
                 sc.setLogLevel("WARN")
@@ -214,16 +269,36 @@ class SparkRun:
                 stream = ssc.socketTextStream(*target)
             elif kind == "dir":
                 stream = ssc.textFileStream(target)
+            elif kind == "kafka":
+                ranges = self.kafka[name]
+                tick = ssc.textFileStream(ranges.tick_directory)
+                stream = tick.transform(kafka_batches(ranges.directory, name, ranges.source))
             elif kind in SERVED_KINDS:
                 host, port = self._serve(name, kind, target)
                 stream = ssc.socketTextStream(host, port)
                 self.stream_ids[name] = stream._jdstream.inputDStream().id()  # its records in Spark's figures
             else:
-                raise UsageError(f"input {name}: {kind} inputs run on the local engine only in this version "
-                                 "(Spark's Kafka stream has no Python API); run with --engine local")
+                raise UsageError(f"input {name}: {kind} inputs run on the local engine only; run with --engine local")
             return stream if fmt == "text" else stream.mapPartitions(ParseLines(fmt))
 
         return create
+
+    def _kafka_inputs(self) -> None:
+        """The driver's half of every Kafka input, before Spark builds or restores the graph that calls it."""
+        checkpoint = self.options["checkpoint"]
+        for name, (kind, target) in self.inputs.items():
+            if kind != "kafka":
+                continue
+            if checkpoint and "://" in checkpoint:
+                raise UsageError(f"input {name}: Kafka on Spark keeps its offset ranges in --checkpoint, which must "
+                                 f"be a local directory here (not {checkpoint})")
+            directory = os.path.abspath(os.path.join(checkpoint or self._scratch(), "dstream-kafka", name))
+            windows = [spec.args.get("length") or 0 for spec in self.specs]
+            kept = max(windows, default=0) + 10 * max(self.batch_ms, self.options["checkpoint_interval"] or 10_000)
+            ranges = KafkaRanges(name, parse_kafka_uri(target, name), directory, batch_ms=self.batch_ms,
+                                 max_rate=self.options["max_rate"], backpressure=self.options["backpressure"],
+                                 initial_rate=self.options["initial_rate"], retain_ms=kept, stderr=sys.stderr)
+            self.kafka[name] = DECIDERS[directory] = ranges
 
     def _read_queue(self, name: str, target) -> list[list]:
         stream = getattr(sys.stdin, "buffer", sys.stdin) if target == "-" else open(target, "rb")  # noqa: SIM115
@@ -277,7 +352,8 @@ class SparkRun:
         factories = {name: self._input_factory(holder, name, kind, target)
                      for name, (kind, target) in self.inputs.items()}
         builder = SparkChainBuilder(_Naming(), factories, self.main_input, Namespace(self.options["imports"]),
-                                    batch_ms=self.batch_ms, output_retries=self.options["output_retries"])
+                                    batch_ms=self.batch_ms, output_retries=self.options["output_retries"],
+                                    master=self.options["master"], job_id=self._job_id())
         builder.build(self.specs)
         used = list(builder.created_inputs)
         if self.queue_mode and not all(self.inputs[n][0] == "queue" for n in used):
@@ -309,14 +385,22 @@ class SparkRun:
             return
         with open(self.chain_file, "rb") as handle:
             self.saved = orjson.loads(handle.read())
-        if self.saved.get("fingerprint") != self._fingerprint():
-            raise UsageError(f"--checkpoint {checkpoint} was written by another chain or batch interval, and a Spark "
+        saved, now = self.saved.get("fingerprint"), self._fingerprint()
+        if saved != now:
+            raise UsageError(f"--checkpoint {checkpoint} was written by {_what_changed(saved, now)}, and a Spark "
                              "checkpoint runs the code that wrote it; use a new directory for this chain")
+
+    def _job_id(self) -> str:
+        """The run's name in a database's bookkeeping: kept in the checkpoint, so a restart is the same job."""
+        if "job" not in self.saved:
+            self.saved["job"] = uuid.uuid4().hex
+        return self.saved["job"]
 
     def _save_chain(self) -> None:
         if self.chain_file is None:
             return
         document = {"fingerprint": self._fingerprint(), "output_slides_ms": self.output_slides_ms,
+                    "job": self._job_id(),
                     "served": {name: list(server.address) for name, server in self.served.items()},
                     "stream_ids": self.stream_ids}
         os.makedirs(os.path.dirname(self.chain_file), exist_ok=True)
@@ -343,6 +427,7 @@ class SparkRun:
         restore_signals = install_stop_signals(self.stop_requested.set)
         try:
             self._load_chain()
+            self._kafka_inputs()
             checkpoint = self.options["checkpoint"]
             created = []
             if checkpoint and self.saved:
@@ -364,7 +449,8 @@ class SparkRun:
                     for i, batch in enumerate(batches):
                         t = start_ms + (i + 1) * self.batch_ms
                         queue_sizes[t] = queue_sizes.get(t, 0) + len(batch)
-            listener = BatchListener(self.batch_ms, self.options["metrics"], self._progress(), queue_sizes)
+            listener = BatchListener(self.batch_ms, self.options["metrics"], self._progress(), queue_sizes,
+                                     list(self.kafka.values()))
             ssc.addStreamingListener(_spark_listener(listener))
             clock = ssc._jssc.ssc().scheduler().clock()
             if self.queue_mode:
@@ -395,6 +481,9 @@ class SparkRun:
                     ssc.stop(stopSparkContext=self.owns_context, stopGraceFully=False)
             for server in self.served.values():
                 server.close()
+            for ranges in self.kafka.values():
+                ranges.close()
+                DECIDERS.pop(ranges.directory, None)
             if listener is not None:
                 listener.close()
             if self.scratch_dir:
@@ -436,10 +525,29 @@ class SparkRun:
         while not self._should_stop(deadline):
             if self.options["batches"] and len(listener.completed) >= self.options["batches"]:
                 return
-            if self.served and all(server.ended and listener.records_by_stream.get(self.stream_ids[name], 0)
-                                   >= server.sent for name, server in self.served.items()) \
-                    and len(self.served) == len(self.stream_ids):
+            if self.served and all(server.ended for server in self.served.values()) and self._served_all(listener):
                 return  # every input ended and Spark processed all it was served
+            self._check_served()
+            self._wait(ssc, 0.1)
+        self._finish_served(ssc, listener)
+
+    def _served_all(self, listener: BatchListener) -> bool:
+        """Spark has processed every line the served inputs sent it."""
+        return len(self.served) == len(self.stream_ids) and all(
+            listener.records_by_stream.get(self.stream_ids[name], 0) >= server.handed
+            for name, server in self.served.items())
+
+    def _finish_served(self, ssc, listener: BatchListener) -> None:
+        """A graceful stop: the served inputs stop reading, and what they read and sent is processed by Spark
+        before its receivers stop (Spark's graceful stop covers only what its receivers hold already)."""
+        for server in self.served.values():
+            server.supervisor.stop()
+        deadline = time.monotonic() + SERVED_DRAIN_S
+        while self.served and not self._served_all(listener):
+            if time.monotonic() > deadline:
+                print(f"dstream: stopping with lines served to Spark that it has not processed after "
+                      f"{SERVED_DRAIN_S:.0f}s", file=sys.stderr, flush=True)
+                return
             self._check_served()
             self._wait(ssc, 0.1)
 

@@ -2,8 +2,9 @@
 in the driver process and serves its lines on a TCP port to a ``socketTextStream`` receiver on an executor.
 
 The executor connects to the driver's address (``spark.driver.host``), so that address and the port must
-be reachable from the executors, as Spark's own driver port is. A served line is counted when it is
-written; the runner compares that count with what Spark reports processed to know the input is done.
+be reachable from the executors, as Spark's own driver port is. A served line is counted when the receiver
+hands it over (before it is written: the executor's receiver may not have connected yet); the runner compares
+that count with what Spark reports processed to know the input is done, or a stop complete.
 """
 from __future__ import annotations
 
@@ -58,7 +59,7 @@ class LineServer:
         self.listener = socket.create_server((host, port))
         self.address = self.listener.getsockname()[:2]
         self.failure: str | None = None
-        self.sent = 0
+        self.handed = 0  # lines the receiver handed over to be sent
         self._connection: socket.socket | None = None
         self._connected = threading.Condition()
         self._closed = False
@@ -84,6 +85,7 @@ class LineServer:
 
     def send(self, data: bytes, lines: int) -> None:
         """Write *data* to the executor, waiting for one to connect; after a lost connection, to the next."""
+        self.handed += lines
         while True:
             with self._connected:
                 while self._connection is None and not self._closed:
@@ -93,7 +95,6 @@ class LineServer:
                 connection = self._connection
             try:
                 connection.sendall(data)
-                self.sent += lines
                 return
             except OSError:
                 with self._connected:
