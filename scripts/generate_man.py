@@ -120,7 +120,8 @@ def render() -> str:
                               " goes to --dead-letter, or as --late drop|fail says, else is counted and reported."
                               " Finite input runs back to back; --idle-timeout closes the open batches of a quiet live"
                               " input. A gap of over 1,000 batches with nothing in any window or state is crossed at"
-                              " once. --checkpoint saves the watermark and the open batches. Not on --engine spark."),
+                              " once. --checkpoint saves the watermark and the open batches. On --engine spark the driver cuts the"
+                              " batches this way and Spark computes them on its manual clock (no --checkpoint there)."),
         ".SH SPARK", esc("--engine spark runs the same chain on Apache Spark (pip install 'dstream[spark]'; Java 17):"
                          " every stage is its PySpark DStream method and expressions are compiled as on the local"
                          " engine. --master defaults to local[*]; spark://, yarn and k8s:// URLs go to Spark as they"
@@ -142,7 +143,7 @@ def render() -> str:
                          " retried task or a recomputed batch writes nothing twice; SQLite needs a local master."
                          " Spark's JVM runs in its own session: a signal to dstream's whole process group stops the"
                          " run gracefully. An unreachable spark:// master is one line, exit 1. Options with no Spark"
-                         " counterpart (--workers, --on-error skip, --glob, --event-time) exit 2 naming them."
+                         " counterpart (--workers, --on-error skip, --glob) exit 2 naming them."
                          " Executors use this Python (PYSPARK_PYTHON); --import modules that are files in the current"
                          " directory are shipped to them."),
         ".SH FILES", esc("With --checkpoint DIR, DIR/checkpoint-TIME.json holds the state at TIME, written every"

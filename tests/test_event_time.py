@@ -245,8 +245,8 @@ def test_idle_timeout_closes_the_last_interval_of_a_live_input(tmp_path):
 
 def test_event_time_options_are_checked():
     assert "--allowed-lateness needs --event-time" in invoke(["--allowed-lateness", "2s", "count"], input="").stderr
-    on_spark = invoke(["--engine", "spark", "--event-time", "x", "count"], input="")
-    assert on_spark.exit_code == 2 and "--event-time" in on_spark.stderr
+    on_spark = invoke(["--engine", "spark", "--event-time", "x", "--checkpoint", "ck", "count"], input="")
+    assert on_spark.exit_code == 2 and "--event-time on Spark" in on_spark.stderr
     for wrong in ("%d/%Q/%Y", "%d %d", "%Y-%m-%"):
         result = invoke(["--event-time", "x", "--time-format", wrong, "count"], input="")
         assert result.exit_code == 2 and f"--time-format '{wrong}'" in result.stderr, result.stderr

@@ -379,3 +379,55 @@ def test_the_readmes_production_example_runs_as_written_on_the_cluster(standalon
         assert proc.wait(timeout=90) == 0, proc.stderr.read()
     finally:
         proc.kill()
+
+
+# --- event time ----------------------------------------------------------------------------------------------
+def _readme_log_replay() -> str:
+    """The README's event-time example (an Apache log replayed into 5-minute windows), as its shell line."""
+    from conftest import ROOT
+
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as handle:
+        text = handle.read()
+    start = text.index("    zcat access.log.gz | dstream --event-time")
+    return text[start:text.index("\n\n", start)].replace("\\\n", " ").strip()
+
+
+def _access_log(path, lines: int = 3000) -> None:
+    """An Apache access log of *lines* requests 0.5 s apart, each up to 20 s out of order."""
+    import datetime
+    import gzip
+    import random
+
+    rng = random.Random(7)
+    start = datetime.datetime(2026, 11, 24, 9, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=1)))
+    with gzip.open(path, "wt") as handle:
+        for i in range(lines):
+            at = start + datetime.timedelta(seconds=i * 0.5 + rng.uniform(0, 20))
+            status = rng.choice(["200", "200", "200", "301", "404", "500"])
+            handle.write(f'10.0.0.{i % 250} - - [{at:%d/%b/%Y:%H:%M:%S %z}] "GET /p{i % 9} HTTP/1.1" {status} '
+                         f'{rng.randrange(100, 5000)}\n')
+
+
+def test_event_time_on_spark_gives_the_local_engines_files_for_the_readmes_log_replay(tmp_path):
+    """The README's replay of an access log by event time (lateness, a sliding window with an inverse) writes
+    the same files on --engine spark as on the local engine: the driver cuts the batches as the local engine
+    does, Spark computes them on the log's clock."""
+    line = _readme_log_replay()
+    files = {}
+    for engine, options in (("local", ""), ("spark", " ".join(LOCAL))):
+        directory = tmp_path / engine
+        directory.mkdir()
+        _access_log(directory / "access.log.gz")
+        command = line.replace("| dstream ", f"| {installed_dstream()[0]} {options} ")
+        result = subprocess.run(["sh", "-c", command], cwd=directory,
+                                capture_output=True, text=True, timeout=240, env=spark_env())
+        assert result.returncode == 0, result.stderr
+        files[engine] = {path.name: sorted(path.read_text().splitlines()) for path in (directory / "out").iterdir()}
+    assert files["spark"] == files["local"]
+    assert len(files["local"]) > 20 and any(files["local"].values())
+
+
+def test_event_time_on_spark_with_a_checkpoint_is_refused(tmp_path):
+    result = invoke([*LOCAL, "--event-time", "x", "--checkpoint", str(tmp_path / "ck"), "count"], input="1\n")
+    assert result.exit_code == 2
+    assert "--event-time on Spark" in result.stderr and "--checkpoint" in result.stderr

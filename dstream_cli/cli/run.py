@@ -1,14 +1,15 @@
 """From parsed options and stage specs to a running StreamingContext: inputs, graph, run options."""
 from __future__ import annotations
 
+import functools
 import sys
 
 from ..chain import ChainBuilder, StageSpec
 from ..context import StreamingContext
 from ..errors import ExitStatus, UsageError
 from ..expr import Namespace
-from ..receivers.base import load_receiver
 from ..scheduler.jobs import RunOptions
+from ..sources import event_time_of, input_stream
 
 
 def _main_input(options: dict) -> tuple[str, str, object]:
@@ -26,35 +27,6 @@ def _main_input(options: dict) -> tuple[str, str, object]:
     return names[kind], kind, target
 
 
-def _input_factory(context: StreamingContext, name: str, kind: str, target, options: dict):
-    fmt = options["fmt"]
-
-    def create():
-        if kind == "stdin":
-            return context.text_stream(getattr(sys.stdin, "buffer", sys.stdin), name, fmt)
-        if kind == "queue":
-            stream = getattr(sys.stdin, "buffer", sys.stdin) if target == "-" else open(target, "rb")  # noqa: SIM115
-            return context.queue_file_stream(stream, name, fmt)
-        if kind == "file":
-            return context.text_file_stream_once(target, name, fmt)
-        if kind == "tcp":
-            return context.socket_text_stream(*target, name=name, fmt=fmt)
-        if kind == "listen":
-            return context.listen_text_stream(*target, name=name, fmt=fmt, ack=options["ack"],
-                                              max_connections=options["max_connections"],
-                                              client_timeout=f"{options['client_timeout']}ms")
-        if kind == "dir":
-            return context.text_file_stream(target, name=name, fmt=fmt, pattern=options.get("glob_"),
-                                            new_files_only=not options.get("watch_existing"))
-        if kind == "receiver":
-            return context.receiver_stream(load_receiver(target), name, fmt)
-        if kind == "kafka":
-            return context.kafka_stream(target, name, fmt)
-        raise UsageError(f"input {name}: unknown kind {kind}")
-
-    return create
-
-
 def _inputs(options: dict) -> tuple[str, dict[str, tuple[str, object]]]:
     """The main input's name, and every input's (kind, target) by name."""
     main_name, main_kind, main_target = _main_input(options)
@@ -64,18 +36,6 @@ def _inputs(options: dict) -> tuple[str, dict[str, tuple[str, object]]]:
             raise UsageError(f"-i {name}: the name {name!r} is used twice")
         inputs[name] = (kind, target)
     return main_name, inputs
-
-
-def _event_time(options: dict, namespace: Namespace):
-    if options["event_time"] is None:
-        return None
-    from ..eventtime import EventTime
-    from ..expr import compile_function
-
-    return EventTime(compile_function(options["event_time"], ("x",), "--event-time", namespace),
-                     unit=options["time_unit"], time_format=options["time_format"],
-                     allowed_lateness_ms=options["allowed_lateness"] or 0, late=options["late"],
-                     idle_timeout_ms=options["idle_timeout"])
 
 
 def run(specs: list[StageSpec], options: dict, explicit: frozenset[str] = frozenset()) -> ExitStatus:
@@ -96,11 +56,11 @@ def run(specs: list[StageSpec], options: dict, explicit: frozenset[str] = frozen
         max_backlog=options["max_backlog"], start_fresh=options["start_fresh"],
         max_backlog_bytes=options["max_backlog_bytes"],
         checkpoint_interval=None if options["checkpoint_interval"] is None else f"{options['checkpoint_interval']}ms",
-        event_time=_event_time(options, namespace),
+        event_time=event_time_of(options, namespace),
     )
     workers = None
     try:
-        factories = {name: _input_factory(context, name, kind, target, options)
+        factories = {name: functools.partial(input_stream, context, name, kind, target, options)
                      for name, (kind, target) in inputs.items()}
         kinds = {name: kind for name, (kind, _) in inputs.items()}
         ChainBuilder(context, factories, main_name, namespace).build(specs)

@@ -30,6 +30,7 @@ from ...listener import BatchInfo
 from ...metrics import MetricsWriter
 from ...scheduler.signals import install_stop_signals
 from .builder import ParseLines, SparkChainBuilder, seconds
+from .eventtime import EventTimeCutter, QueueFeeder
 from .kafka import DECIDERS, KafkaRanges, kafka_batches
 from .served import LineServer
 
@@ -181,6 +182,8 @@ class SparkRun:
         self.main_input = main_input
         self.batch_ms = options["batch"]
         self.queue_mode = any(kind == "queue" for kind, _ in inputs.values())
+        self.cutter: EventTimeCutter | None = None  # --event-time: the local engine cuts the batches on the driver
+        self.feeder: QueueFeeder | None = None
         self.served: dict[str, LineServer] = {}
         self.kafka: dict[str, KafkaRanges] = {}
         self.queue_batches: dict[str, list[list]] = {}
@@ -222,7 +225,8 @@ class SparkRun:
 
     def _streaming_conf(self) -> dict[str, str]:
         options = self.options
-        conf = {"spark.streaming.clock": MANUAL_CLOCK if self.queue_mode else SYSTEM_CLOCK}
+        manual = self.queue_mode or self.options["event_time"] is not None
+        conf = {"spark.streaming.clock": MANUAL_CLOCK if manual else SYSTEM_CLOCK}
         if options["max_rate"]:
             conf["spark.streaming.receiver.maxRate"] = str(int(options["max_rate"]))
         if options["backpressure"]:
@@ -261,6 +265,9 @@ class SparkRun:
 
         def create():
             ssc = holder["ssc"]
+            if self.options["event_time"] is not None:
+                self.feeder = self.feeder or QueueFeeder(ssc)
+                return self.feeder.stream(name)  # records as the local input parsed them
             if kind == "queue":
                 batches = self._read_queue(name, target)
                 stream = ssc.queueStream(batches or [[]], oneAtATime=True)
@@ -360,6 +367,8 @@ class SparkRun:
             raise UsageError("if any input is queue:, all must be (inputs here: "
                              + ", ".join(f"{n} ({self.inputs[n][0]})" for n in used) + ")")
         self.output_slides_ms = builder.output_slides_ms
+        if self.options["event_time"] is not None:
+            self.cutter = EventTimeCutter(self.options, self.inputs, used, self.batch_ms)
         checkpoint = self.options["checkpoint"]
         if checkpoint or builder.stateful:
             ssc.checkpoint(checkpoint or os.path.join(self._scratch(), "checkpoint"))
@@ -453,13 +462,23 @@ class SparkRun:
                                      list(self.kafka.values()))
             ssc.addStreamingListener(_spark_listener(listener))
             clock = ssc._jssc.ssc().scheduler().clock()
-            if self.queue_mode:
+            first = None
+            if self.cutter is not None:
+                run_for = self.options["run_for"]
+                self.cut_deadline = None if run_for is None else time.monotonic() + run_for / 1000
+                self.cutter.start()
+                first = self._next_cut(None)
+                start_ms = first[0] - self.batch_ms if first else start_ms
+            if self.queue_mode or self.cutter is not None:
                 clock.setTime(start_ms)
             ssc.start()
             for server in self.served.values():
                 server.start()
-            if self.queue_mode:
-                self._step_queue(ssc, clock, listener, start_ms)
+            if self.queue_mode or self.cutter is not None:
+                if self.cutter is not None:
+                    self._step_event_time(ssc, clock, listener, start_ms, first)
+                else:
+                    self._step_queue(ssc, clock, listener, start_ms)
                 ssc.stop(stopSparkContext=self.owns_context, stopGraceFully=False)
             else:
                 self._run_live(ssc, listener)
@@ -512,12 +531,44 @@ class SparkRun:
         for i in range(total):
             if self._should_stop(None):
                 break
-            t = start_ms + (i + 1) * self.batch_ms
-            clock.advance(self.batch_ms)
-            if any((t - start_ms) % slide == 0 for slide in self.output_slides_ms):
-                while t not in listener.completed:
-                    self._check_served()
-                    self._wait(ssc, 0.01)
+            self._advance(ssc, clock, listener, start_ms + (i + 1) * self.batch_ms, start_ms)
+
+    def _step_event_time(self, ssc, clock, listener: BatchListener, start_ms: int, item) -> None:
+        """Hand Spark each batch the cutter closes, every batch interval in turn (an empty one where the log has
+        none), advancing the manual clock as queue mode does; a stop lets the cutter close what it received."""
+        t_next, done = start_ms + self.batch_ms, 0
+        while item is not None:
+            t, batches = item
+            while t_next <= t:
+                self.feeder.feed(batches if t_next == t else {})
+                self._advance(ssc, clock, listener, t_next, start_ms)
+                t_next += self.batch_ms
+                done += 1
+                if self.options["batches"] and done >= self.options["batches"]:
+                    self.cutter.stop()
+                    return
+            item = self._next_cut(ssc)
+
+    def _next_cut(self, ssc):
+        """The cutter's next batch (None at its end), waiting for it; a stop request stops the cutter first."""
+        stopping = False
+        while True:
+            if not stopping and self._should_stop(self.cut_deadline):
+                stopping = True
+                self.cutter.stop()
+            item = self.cutter.next_batch(0.1)
+            if item is not False:
+                return item
+            if ssc is not None:
+                self._wait(ssc, 0.001)
+
+    def _advance(self, ssc, clock, listener: BatchListener, t: int, start_ms: int) -> None:
+        """Move Spark's manual clock to batch *t*; wait for its jobs, if it has any."""
+        clock.advance(self.batch_ms)
+        if any((t - start_ms) % slide == 0 for slide in self.output_slides_ms):
+            while t not in listener.completed:
+                self._check_served()
+                self._wait(ssc, 0.01)
 
     def _run_live(self, ssc, listener: BatchListener) -> None:
         run_for = self.options["run_for"]
