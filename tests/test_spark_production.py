@@ -431,3 +431,33 @@ def test_event_time_on_spark_with_a_checkpoint_is_refused(tmp_path):
     result = invoke([*LOCAL, "--event-time", "x", "--checkpoint", str(tmp_path / "ck"), "count"], input="1\n")
     assert result.exit_code == 2
     assert "--event-time on Spark" in result.stderr and "--checkpoint" in result.stderr
+
+
+def test_kafka_on_spark_backpressure_starts_at_the_initial_rate_and_new_partitions_are_read(kafka_brokers, tmp_path):
+    """--backpressure --initial-rate 40: the first batch takes at most 40 records of each partition, as on the local
+    engine; a topic of the URI created mid-run (Tansu cannot add partitions to a topic) is read from its
+    beginning; every record is counted once."""
+    create_topic(kafka_brokers, "pressed", 3)
+    produce(kafka_brokers, "pressed", keyed(600))
+    stop = tmp_path / "stop"
+    out = tmp_path / "out" / "p"
+    proc = subprocess.Popen([*installed_dstream(), *LOCAL, "--batch", "1s", "--backpressure", "--initial-rate", "40",
+                             "--stop-file", str(stop), "-i",
+                             f"p=kafka://{kafka_brokers}/pressed,appearing?start=earliest", "from", "p",
+                             "save-as-text-files", str(out), "--format", "repr"], stderr=subprocess.PIPE, text=True,
+                            env=spark_env())
+    try:
+        def seen() -> list[list[str]]:
+            return [b for _, b in read_batch_files(str(out)) if b]
+
+        wait_for(lambda: seen(), timeout=90, what="the first batch")
+        create_topic(kafka_brokers, "appearing", 3)
+        produce(kafka_brokers, "appearing", [(f"k{i}", f"new {i}") for i in range(30)])
+        wait_for(lambda: sum(map(len, seen())) == 630, timeout=90, what="every record, the new topic's too")
+        stop.touch()
+        assert proc.wait(timeout=60) == 0, proc.stderr.read()
+    finally:
+        proc.kill()
+    first = seen()[0]
+    assert max(sum(1 for v in first if int(v.split()[1]) % 3 == p) for p in range(3)) <= 40
+    assert sorted(v for b in seen() for v in b) == sorted([v for _, v in keyed(600)] + [f"new {i}" for i in range(30)])

@@ -3,10 +3,11 @@
 PySpark has no Kafka DStream, so this is Spark's ``DirectKafkaInputDStream`` made of what PySpark offers: a
 stream that ticks every batch without a receiver (``textFileStream`` of an empty directory, which Spark can
 checkpoint) transformed by a function that Spark calls on the driver for each batch time. It decides one
-offset range per partition (from where the previous batch ended, capped by ``--max-rate`` per partition and
-by the PID rate under ``--backpressure``), writes them to the range log under the checkpoint directory, and
-returns an RDD with one partition per range, which the executors read from the brokers. A restarted driver
-that recomputes batch t finds t's ranges in the log and reads exactly the same records: no receiver, no WAL.
+offset range per partition (from where the previous batch ended, capped by ``--max-rate`` and under
+``--backpressure`` by the PID rate, per partition as on the local engine), writes them to the range log under
+the checkpoint directory, and returns an RDD with one partition per range, which the executors read from the
+brokers. A restarted driver that recomputes batch t finds t's ranges in the log and reads exactly the same
+records: no receiver, no WAL.
 """
 from __future__ import annotations
 
@@ -86,7 +87,7 @@ class KafkaRanges:
         self.batch_ms = batch_ms
         self.max_rate = max_rate
         self.estimator = PIDRateEstimator(batch_ms) if backpressure else None
-        self.rate = initial_rate if backpressure else None  # records/s for the whole input, from the estimator
+        self.rate = initial_rate if backpressure else None  # records/s a partition, from the estimator
         self.stderr = stderr
         self.kafka = client()
         self.consumer = None
@@ -138,7 +139,7 @@ class KafkaRanges:
             self.outage = False
         for key in partitions:
             positions.setdefault(key, bounds[key][0])  # a partition added later: from its beginning
-        caps = self._caps({key: max(bounds[key][1] - positions[key], 0) for key in partitions})
+        cap = self._cap()
         ranges = []
         for key in sorted(positions, key=split_key):
             start = positions[key]
@@ -146,7 +147,7 @@ class KafkaRanges:
             if start < low or start > high:
                 raise DstreamError(f"input {self.name}: offset {start} of {key} is outside what the brokers hold "
                                    f"({low} to {high}): the topic was recreated or its records deleted")
-            end = high if caps is None else min(high, start + caps[key])
+            end = high if cap is None else min(high, start + cap)
             ranges.append(OffsetRange(*split_key(key), start, end))
         return ranges
 
@@ -190,18 +191,11 @@ class KafkaRanges:
             starts[key] = found.offset if found.offset >= 0 else (high if self.source.start == "latest" else low)
         return starts
 
-    def _caps(self, lags: dict[str, int]) -> dict[str, int] | None:
-        """Records each partition may give this batch: --max-rate per partition and, under --backpressure, the
-        estimated rate shared by lag (Spark's ``maxMessagesPerPartition``); None when nothing caps them."""
-        if self.max_rate is None and self.rate is None:
-            return None
-        seconds = self.batch_ms / 1000
-        total = sum(lags.values())
-        caps = {}
-        for key, lag in lags.items():
-            rates = [r for r in (self.max_rate, self.rate * lag / total if self.rate and total else None) if r]
-            caps[key] = max(1, int(min(rates) * seconds)) if rates else lag
-        return caps
+    def _cap(self) -> int | None:
+        """Records each partition may give this batch: --max-rate, or under --backpressure the PID estimator's
+        rate (never above --max-rate), a second per partition, as on the local engine; None: no cap."""
+        rates = [rate for rate in (self.max_rate, self.rate) if rate]
+        return max(1, int(min(rates) * self.batch_ms / 1000)) if rates else None
 
     def _say_outage(self, detail) -> None:
         if not self.outage:
@@ -222,7 +216,7 @@ class KafkaRanges:
         if self.estimator is not None:
             rate = self.estimator.compute(t, self.records_at(t), processing_ms, scheduling_delay_ms)
             if rate is not None:
-                self.rate = rate if self.max_rate is None else min(rate, self.max_rate * len(ranges))
+                self.rate = rate
         offsets = [self.kafka.TopicPartition(r.topic, r.partition, r.end) for r in ranges if r.end > 0]
         try:
             self._consumer().commit(offsets=offsets, asynchronous=True)

@@ -184,6 +184,9 @@ class SparkRun:
         self.queue_mode = any(kind == "queue" for kind, _ in inputs.values())
         self.cutter: EventTimeCutter | None = None  # --event-time: the local engine cuts the batches on the driver
         self.feeder: QueueFeeder | None = None
+        self.cut_deadline: float | None = None  # --run-for, for the event-time loop
+        # Spark's ManualClock, advanced from here a batch at a time: for a queue, and for event time
+        self.manual_clock = self.queue_mode or options["event_time"] is not None
         self.served: dict[str, LineServer] = {}
         self.kafka: dict[str, KafkaRanges] = {}
         self.queue_batches: dict[str, list[list]] = {}
@@ -225,8 +228,7 @@ class SparkRun:
 
     def _streaming_conf(self) -> dict[str, str]:
         options = self.options
-        manual = self.queue_mode or self.options["event_time"] is not None
-        conf = {"spark.streaming.clock": MANUAL_CLOCK if manual else SYSTEM_CLOCK}
+        conf = {"spark.streaming.clock": MANUAL_CLOCK if self.manual_clock else SYSTEM_CLOCK}
         if options["max_rate"]:
             conf["spark.streaming.receiver.maxRate"] = str(int(options["max_rate"]))
         if options["backpressure"]:
@@ -463,26 +465,25 @@ class SparkRun:
             ssc.addStreamingListener(_spark_listener(listener))
             clock = ssc._jssc.ssc().scheduler().clock()
             first = None
-            if self.cutter is not None:
+            if self.cutter is not None:  # Spark's first batch is the log's: its time is known once it is cut
                 run_for = self.options["run_for"]
                 self.cut_deadline = None if run_for is None else time.monotonic() + run_for / 1000
                 self.cutter.start()
                 first = self._next_cut(None)
                 start_ms = first[0] - self.batch_ms if first else start_ms
-            if self.queue_mode or self.cutter is not None:
+            if self.manual_clock:
                 clock.setTime(start_ms)
             ssc.start()
             for server in self.served.values():
                 server.start()
-            if self.queue_mode or self.cutter is not None:
-                if self.cutter is not None:
-                    self._step_event_time(ssc, clock, listener, start_ms, first)
-                else:
-                    self._step_queue(ssc, clock, listener, start_ms)
-                ssc.stop(stopSparkContext=self.owns_context, stopGraceFully=False)
+            if self.cutter is not None:
+                self._step_event_time(ssc, clock, listener, start_ms, first)
+            elif self.queue_mode:
+                self._step_queue(ssc, clock, listener, start_ms)
             else:
                 self._run_live(ssc, listener)
-                ssc.stop(stopSparkContext=self.owns_context, stopGraceFully=True)
+            # on the manual clock every batch asked for has run; on Spark's own, received data is processed first
+            ssc.stop(stopSparkContext=self.owns_context, stopGraceFully=not self.manual_clock)
             ssc = None
             self._check_served()
             stop_file = self.options["stop_file"]
