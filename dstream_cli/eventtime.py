@@ -26,6 +26,11 @@ from .receivers.chunks import LineBatch, LineChunk
 from .texttime import text_time_reader, time_format_problem
 
 LATE_POLICIES = ("dead-letter", "drop", "fail")
+_DAY_MS = 86_400_000
+#: the times a record may have: what a date can show (years 1 to 9999), less a day at each end, so that a
+#: batch time shown in any local time zone is a date too; a time outside is a bad record, never a watermark
+MIN_TIME_MS = round(datetime.datetime(1, 1, 1, tzinfo=datetime.timezone.utc).timestamp() * 1000) + _DAY_MS
+MAX_TIME_MS = round(datetime.datetime(9999, 12, 31, tzinfo=datetime.timezone.utc).timestamp() * 1000) - _DAY_MS
 #: text an input reads ahead of the records taken into batches: well within what it keeps in memory, unspilled
 READ_AHEAD_BYTES = SPILL_AFTER_BYTES // 2
 TIME_UNITS = ("s", "ms")
@@ -94,6 +99,9 @@ class EventTime:
         except (TypeError, OverflowError):  # text, null, a list or a dict among them; an integer too big for a time
             return None
         in_order = values == sorted(values)
+        low, high = (values[0], values[-1]) if in_order else (min(values), max(values))
+        if not MIN_TIME_MS <= self._number_millis(low) <= self._number_millis(high) <= MAX_TIME_MS:
+            return None  # a time beyond the dates: record by record names it
         # of plain kinds, only a bool is left to rule out; in order, one would be 1 (True) or less at the start
         if plain and not (in_order and values[0] > 1) and not _only_numbers(values):
             return None
@@ -103,6 +111,12 @@ class EventTime:
         return round(value * 1000) if self.unit == "s" else round(value)
 
     def value_millis(self, value) -> int:
+        ms = self._value_millis(value)
+        if not MIN_TIME_MS <= ms <= MAX_TIME_MS:
+            raise BadRecord(f"event time {shorten(value)} is not a date of the years 1 to 9999")
+        return ms
+
+    def _value_millis(self, value) -> int:
         if isinstance(value, bool):
             raise BadRecord(f"event time {value!r} is a bool, not a time")
         if isinstance(value, (int, float)):
@@ -143,6 +157,15 @@ class TextTimes(dict):
         return ms
 
 
+def zero_before_every_time(batch_ms: int, periods: list[int]) -> int:
+    """The zero time of a run by event time: before the batch of every time a record may have, so that no
+    record is in a batch 'at or before the zero time' (which never runs), and a multiple of the batch interval
+    and of every slide and checkpoint interval, so that slides and checkpoints fall where a zero time of 0
+    puts them (at whole minutes for a minute's slide)."""
+    step = math.lcm(batch_ms, *periods)
+    return (MIN_TIME_MS - batch_ms) // step * step
+
+
 def batch_time_of(ms: int, batch_ms: int) -> int:
     return -(-ms // batch_ms) * batch_ms
 
@@ -170,6 +193,7 @@ class EventTimeDStream(DStream):
         self.late = 0  # late records since the last batch
         self.late_seen = 0  # late records in all, in input order
         self._in_order, self._last_opened = True, 0  # every open batch was opened after the earlier ones
+        self._unsorted: set[int] = set()  # open batches whose records may not be in event-time order
         # what was taken from the input and is not in batches yet: its pieces (LineChunks, or lists of lines)
         self.unread: collections.deque = collections.deque()
 
@@ -190,7 +214,7 @@ class EventTimeDStream(DStream):
         """Take one part of what the input received up to *now_ms* (a read's lines) into the batches of its times;
         return how many records. A part at a time, with the batches it closes run before the next, keeps the
         records held (and the memory touched) near what the open intervals need."""
-        report_as = self._closed() + self.context.batch_ms  # the next batch, in messages
+        report_as = self._report_batch()
         if not self.unread:
             lines = self.source.take(now_ms, report_as)
             if not lines:
@@ -250,6 +274,7 @@ class EventTimeDStream(DStream):
             return False
         for t, group in itertools.groupby(zip(buckets, records), key=operator.itemgetter(0)):
             self._add(t, list(map(operator.itemgetter(1), group)))
+            self._unsorted.add(t)
         newest = max(times)
         self.newest_ms = newest if self.newest_ms is None else max(self.newest_ms, newest)
         return True
@@ -276,6 +301,8 @@ class EventTimeDStream(DStream):
     def _take_one_by_one(self, records: list, report_as: int) -> None:
         """Record by record: each time read or rejected (--on-error), each late record handled as --late says."""
         batch_ms, lateness = self.context.batch_ms, self.event_time.allowed_lateness_ms
+        if self.closed_through is None and self.newest_ms is None:  # the log's first times: report in their batch
+            report_as = next((t for t in map(self._batch_or_none, records) if t is not None), report_as)
         reject = None
         newest = self.newest_ms
         for record in records:
@@ -295,10 +322,28 @@ class EventTimeDStream(DStream):
             self._add(t, [record])
             if newest is None or ms > newest:
                 newest = ms
+            elif ms < newest:
+                self._unsorted.add(t)  # older than a record before it, which its batch may hold
         self.newest_ms = newest
 
+    def _report_batch(self) -> int:
+        """The batch a record is reported in when it cannot be placed (messages, the dead letter's batch_time and
+        entry ids): the next one to be computed; before any was, the batch of the newest time read; before any
+        time was read, the epoch's first (ingest then looks for the first time in what it reads)."""
+        batch_ms = self.context.batch_ms
+        if self.closed_through is not None:
+            return self.closed_through + batch_ms
+        return batch_ms if self.newest_ms is None else batch_time_of(self.newest_ms, batch_ms)
+
+    def _batch_or_none(self, record) -> int | None:
+        try:
+            return batch_time_of(self.event_time.millis(record), self.context.batch_ms)
+        except RECORD_ERRORS:  # noqa: BLE001 - only looking for a time that reads
+            return None
+
     def _closed(self) -> int:
-        """The latest batch time computed; the zero time's batch counts as one, since it never runs."""
+        """The latest batch time computed; the zero time's batch counts as one, since it never runs (the zero
+        time of a run by event time is before every time a record may have)."""
         return self.context.zero_ms if self.closed_through is None else self.closed_through
 
     def _late(self, record, ms: int, closed: int, report_as: int) -> None:
@@ -325,6 +370,7 @@ class EventTimeDStream(DStream):
     def restore(self, data: dict) -> None:
         super().restore(data)
         self.pending = {u: list(records) for u, records in data.get("pending", [])}
+        self._unsorted = set(self.pending)
         self._in_order, self._last_opened = False, 0
         self.newest_ms, self.closed_through = data.get("newest"), data.get("closed")
         self.unread = collections.deque(data.get("unread", []))
@@ -350,8 +396,12 @@ class EventTimeDStream(DStream):
 
     def allocate(self, t: int) -> int:
         """Batch *t* runs: its records leave the open intervals for the memo, where a window that asks for them
-        only at its slide finds them, the checkpoint saves them, and ``forget`` drops them."""
+        only at its slide finds them, the checkpoint saves them, and ``forget`` drops them. They are in event-time
+        order, so that what shows order inside a batch (``update-state last``) does not depend on arrival."""
         records = self.generated[t] = self.pending.pop(t, [])
+        if t in self._unsorted:  # a batch's records in event-time order (stable), however they arrived
+            self._unsorted.discard(t)
+            records.sort(key=self.event_time.millis)
         if not self.pending:
             self._in_order = True
         return len(records)

@@ -32,9 +32,17 @@ class DatabaseURL:
         parts = urllib.parse.urlsplit(url)
         scheme = parts.scheme.lower()
         if scheme == "sqlite":
-            if parts.netloc or parts.path in ("", "/"):
+            if parts.netloc or parts.path in ("", "/") or not url[len("sqlite:"):].startswith("///"):
                 raise UsageError(f"database URL {url!r}: write sqlite:///RELATIVE/PATH.db or sqlite:////ABSOLUTE/PATH.db")
-            return cls("sqlite", url, path=urllib.parse.unquote(parts.path[1:]))
+            if parts.query or parts.fragment:
+                raise UsageError(f"database URL {url!r}: a SQLite URL takes a path only, no "
+                                 f"{'?' + parts.query if parts.query else '#' + parts.fragment} (dstream opens the "
+                                 "file to write)")
+            path = urllib.parse.unquote(parts.path[1:])
+            if path == ":memory:" or not path.strip("/"):
+                raise UsageError(f"database URL {url!r}: an in-memory database would be thrown away with the run; "
+                                 "give a file")
+            return cls("sqlite", url, path=path)
         if scheme in ("postgresql", "postgres"):
             password = parts.password or dict(urllib.parse.parse_qsl(parts.query)).get("password")
             return cls("postgresql", url, password=password)

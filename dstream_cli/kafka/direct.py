@@ -238,7 +238,7 @@ class DirectKafkaInputDStream(InputDStream):
         as_json = self.source.records == "json"
         for message in (m for key in sorted(taken, key=split_key) for m in taken[key]):
             try:
-                records.extend(message_lines(message, as_json))
+                records.append(message_record(message, as_json))
             except UnicodeDecodeError:
                 bad.append(BadRaw(message.value(), not_utf8(message)))
         return Block(records, bad, dict(self.offsets))
@@ -289,14 +289,17 @@ class DirectKafkaInputDStream(InputDStream):
             pass  # the brokers are away: a later batch commits
 
 
-def message_lines(message, as_json: bool) -> list[str]:
-    """The input lines one message gives (UnicodeDecodeError for a value that is not UTF-8): its value, or with
-    ``records=json`` a JSON line of its key, value, topic, partition, offset and timestamp."""
+def message_record(message, as_json: bool) -> str:
+    """The one record a message is, as input text (UnicodeDecodeError for a value that is not UTF-8): its value
+    without a line end it may close with (``\n`` or ``\r\n``), nothing split inside; or with ``records=json``
+    a JSON line of its key, value, topic, partition, offset and timestamp."""
     value = message.value()
     text = "" if value is None else value.decode("utf-8")
     if as_json:
-        return [_as_json_line(message, text)]
-    return text.split("\n")  # a value is a line; one holding several gives each
+        return _as_json_line(message, text)
+    if text.endswith("\n"):
+        text = text[:-2] if text.endswith("\r\n") else text[:-1]
+    return text
 
 
 def not_utf8(message) -> str:

@@ -93,7 +93,12 @@ class JobScheduler:
         if document is not None:
             context.zero_ms = document["zero_ms"]
             context.record_errors.resume_after(document["time"])
-        elif simulated or event_nodes:
+        elif event_nodes:
+            from ..eventtime import zero_before_every_time
+
+            periods = [node.slide_ms for node in self.nodes] + [context.checkpoint_interval_ms or batch]
+            context.zero_ms = zero_before_every_time(batch, periods)
+        elif simulated:
             context.zero_ms = self.options.start_time_ms
         elif pending:
             # killed before its first checkpoint: keep that run's times, so its batches are redone as they were

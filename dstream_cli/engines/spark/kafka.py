@@ -21,7 +21,7 @@ import orjson
 from ...errors import DstreamError
 from ...fsio import write_atomically
 from ...kafka import QUIET, client
-from ...kafka.direct import KafkaSource, message_lines, not_utf8, partition_key, split_key
+from ...kafka.direct import KafkaSource, message_record, not_utf8, partition_key, split_key
 from ...scheduler.rate import PIDRateEstimator
 
 #: how long an executor waits for a range's records before it says they cannot be read
@@ -283,7 +283,7 @@ class RangeReader:
                 if offset < position or offset >= wanted.end:
                     continue
                 try:
-                    lines.extend(message_lines(message, as_json))
+                    lines.append(message_record(message, as_json))
                 except UnicodeDecodeError:
                     raise DstreamError(f"input {self.name}: {not_utf8(message)} (the Spark engine has no --on-error "
                                        "skip)") from None

@@ -1,0 +1,119 @@
+"""Faults a hostile trial found in Kafka, databases and event time (the second round): each test failed before
+its fix. Against the session's real broker and PostgreSQL server where the fault needs one."""
+import subprocess
+
+import orjson
+import pytest
+from confluent_kafka import Producer
+
+from conftest import installed_dstream, invoke
+from kafka_broker import create_topic
+
+
+def _produce_raw(brokers: str, topic: str, values: list[bytes]) -> None:
+    producer = Producer({"bootstrap.servers": brokers, "log_level": 0})
+    for value in values:
+        producer.produce(topic, value, partition=0)
+    assert producer.flush(10) == 0
+
+
+def _kafka_run(brokers: str, topic: str, *stages: str, fmt: str = "text") -> subprocess.CompletedProcess:
+    return subprocess.run([*installed_dstream(), "--batch", "200ms", "--batches", "5", "--format", fmt, "-i",
+                           f"k=kafka://{brokers}/{topic}?start=earliest", "from", "k", *stages],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_a_kafka_message_is_one_record_whatever_newlines_it_holds(kafka_brokers):
+    """b'hello\\n' is one record 'hello' (not two, one of them empty); a value holding a newline is one record;
+    a JSON value closed by \\r\\n is one good record under --format json."""
+    create_topic(kafka_brokers, "whole-messages", 1)
+    _produce_raw(kafka_brokers, "whole-messages", [b"hello\n", b"two\nlines", b'{"a": 1}\r\n'])
+    text = _kafka_run(kafka_brokers, "whole-messages", "map", "repr(x)", "emit", "--format", "text")
+    assert text.returncode == 0, text.stderr
+    assert text.stdout.splitlines() == ["'hello'", "'two\\nlines'", "'{\"a\": 1}'"]
+    create_topic(kafka_brokers, "json-messages", 1)
+    _produce_raw(kafka_brokers, "json-messages", [b'{"a": 1}\r\n', b'{"a": 2}\n', b'{"a":\n 3}'])
+    parsed = _kafka_run(kafka_brokers, "json-messages", "map", "x['a']", "emit", fmt="json")
+    assert parsed.returncode == 0, parsed.stderr
+    assert parsed.stdout.splitlines() == ["1", "2", "3"]
+
+
+@pytest.mark.parametrize("url, named", [
+    ("sqlite:x.db", "write sqlite:///RELATIVE/PATH.db"),
+    ("sqlite:/x.db", "write sqlite:///RELATIVE/PATH.db"),
+    ("sqlite:///:memory:", "in-memory database"),
+    ("sqlite:///x.db?mode=ro", "?mode=ro"),
+])
+def test_a_sqlite_url_is_honoured_or_refused_in_one_line(url, named, tmp_path, monkeypatch):
+    """No URL writes somewhere else than it says (sqlite:x.db wrote a hidden '.db'), throws the data away
+    (:memory:) or ignores what it asks (?mode=ro wrote): each is refused, exit 2, one line."""
+    monkeypatch.chdir(tmp_path)
+    result = invoke(["--queue", "-", "map", "(x, 1)", "save-to-db", url, "t", "--create"], input="a\n")
+    assert result.exit_code == 2, result.stderr
+    assert named in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    assert not list(tmp_path.iterdir())
+
+
+# --- event time ------------------------------------------------------------------------------------------------
+def _event_run(path, *stages, options=()) -> subprocess.CompletedProcess:
+    return subprocess.run([*installed_dstream(), "--format", "json", "--event-time", "x['ts']", *options,
+                           "-i", f"log=file:{path}", "from", "log", *stages], capture_output=True, text=True,
+                          timeout=60)
+
+
+def _jsonl(path, records) -> None:
+    import json
+
+    path.write_text("".join(json.dumps(record) + "\n" for record in records))
+
+
+@pytest.mark.parametrize("first", [0, -5, "0001-01-03T00:00:00+00:00", "1969-12-31T23:59:59+00:00"])
+def test_event_times_at_or_before_the_epoch_are_batches_like_any_other(first, tmp_path):
+    """A log's first records are never late: times at 0, before 1970 or in year 1 make their batches (they were
+    silently lost, exit 0, as if in a batch already computed)."""
+    _jsonl(tmp_path / "log.jsonl", [{"ts": first, "k": "a"}, {"ts": first, "k": "b"}, {"ts": 5, "k": "c"}])
+    result = _event_run(tmp_path / "log.jsonl", "map", "x['k']", "emit")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["a", "b", "c"]
+    assert "late" not in result.stderr
+
+
+def test_a_time_beyond_the_dates_is_a_bad_record_and_moves_no_watermark(tmp_path):
+    """Year 10000 or 1e20 crashed print (ValueError, OverflowError); each is a bad record named under
+    --on-error fail, skipped into the dead letter under skip, and the records after it are not late."""
+    _jsonl(tmp_path / "log.jsonl", [{"ts": 1780000000, "k": "a"}, {"ts": 253402300800, "k": "far"},
+                                    {"ts": 1e20, "k": "farther"}, {"ts": 1780000003, "k": "b"}])
+    failed = _event_run(tmp_path / "log.jsonl", "map", "x['k']", "print")
+    assert failed.returncode == 1
+    assert "event time 253402300800 is not a date of the years 1 to 9999" in failed.stderr
+    assert failed.stderr.count("\n") == 1, failed.stderr
+    dead = tmp_path / "dead.jsonl"
+    skipped = _event_run(tmp_path / "log.jsonl", "map", "x['k']", "emit",
+                         options=["--on-error", "skip", "--dead-letter", str(dead)])
+    assert skipped.returncode == 0, skipped.stderr
+    assert skipped.stdout.splitlines() == ["a", "b"]
+    entries = [orjson.loads(line) for line in dead.read_bytes().splitlines()]
+    assert [e["record"] for e in entries] == ["{'ts': 253402300800, 'k': 'far'}", "{'ts': 1e+20, 'k': 'farther'}"]
+    # reported in the batch the log was at, not in 1970's first
+    assert {e["batch_time"] for e in entries} == {1780000000000}
+
+
+def test_records_within_the_lateness_are_in_event_time_order_inside_their_batch(tmp_path):
+    """Shuffled within --allowed-lateness, a log gives the sorted log's batches, order inside a batch included:
+    update-state last keeps the latest event, not the last to arrive."""
+    import random
+
+    records = [{"ts": 1780000000 + i / 10, "k": f"k{i % 3}", "v": i} for i in range(300)]
+    shuffled = records[:]
+    rng = random.Random(1)
+    for start in range(0, 300, 10):
+        part = shuffled[start:start + 10]
+        rng.shuffle(part)
+        shuffled[start:start + 10] = part
+    _jsonl(tmp_path / "sorted.jsonl", records)
+    _jsonl(tmp_path / "shuffled.jsonl", shuffled)
+    chain = ["map", "(x['k'], x['v'])", "update-state", "last", "emit"]
+    runs = [_event_run(tmp_path / name, *chain, options=["--allowed-lateness", "2s"])
+            for name in ("sorted.jsonl", "shuffled.jsonl")]
+    assert all(run.returncode == 0 for run in runs), runs[1].stderr
+    assert runs[0].stdout == runs[1].stdout and runs[0].stdout.splitlines()[-3:] == ["k0\t297", "k1\t298", "k2\t299"]
