@@ -119,8 +119,10 @@ def render() -> str:
                               " --allowed-lateness, the smallest over the inputs) has passed its end. A late record"
                               " goes to --dead-letter, or as --late drop|fail says, else is counted and reported."
                               " Finite input runs back to back; --idle-timeout closes the open batches of a quiet live"
-                              " input. A gap of over 1,000 batches with nothing in any window or state is crossed at"
-                              " once. --checkpoint saves the watermark and the open batches. On --engine spark the driver cuts the"
+                              " input. A gap of over 1,000 batches in which nothing can change (windows slid past their"
+                              " data, a state an empty batch leaves as it is) is crossed at once; a stop never waits"
+                              " on a gap. Times of the years 1 to 9999 are batches; others are bad records. Inside a"
+                              " batch, records are in event-time order. --checkpoint saves the watermark and the open batches. On --engine spark the driver cuts the"
                               " batches this way and Spark computes them on its manual clock (no --checkpoint there)."),
         ".SH SPARK", esc("--engine spark runs the same chain on Apache Spark (pip install 'dstream[spark]'; Java 17):"
                          " every stage is its PySpark DStream method and expressions are compiled as on the local"

@@ -117,3 +117,60 @@ def test_records_within_the_lateness_are_in_event_time_order_inside_their_batch(
             for name in ("sorted.jsonl", "shuffled.jsonl")]
     assert all(run.returncode == 0 for run in runs), runs[1].stderr
     assert runs[0].stdout == runs[1].stdout and runs[0].stdout.splitlines()[-3:] == ["k0\t297", "k1\t298", "k2\t299"]
+
+
+DECADES = [{"ts": 1, "k": "a"}, {"ts": 1780000000, "k": "b"}]  # a log that jumps from 1970 to 2026
+
+
+def test_a_state_over_a_gap_of_decades_ends_in_seconds(tmp_path):
+    """update-state with nothing new is steady after one empty batch: the gap is crossed at once (it ran one
+    batch a second from 1970, a million files in ten minutes); the batches after it carry the state on."""
+    _jsonl(tmp_path / "gap.jsonl", DECADES)
+    result = subprocess.run([*installed_dstream(), "--format", "json", "--event-time", "x['ts']", "-i",
+                             f"a=file:{tmp_path / 'gap.jsonl'}", "from", "a", "map", "(x['k'], 1)", "update-state",
+                             "sum", "save-as-text-files", str(tmp_path / "out" / "s"), "--format", "repr"],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    files = sorted((p for p in (tmp_path / "out").iterdir()), key=lambda p: int(p.name[2:]))
+    assert [p.name for p in files] == ["s-1000", "s-2000", "s-1780000000000"]
+    assert sorted(files[-1].read_text().splitlines()) == ["('a', 1)", "('b', 1)"]
+
+
+def test_an_inverse_window_over_a_gap_of_decades_costs_its_window_and_drops_its_zeros(tmp_path):
+    """A sliding hour with an inverse runs its hour of slides after the record (what changes), then crosses the
+    rest of the gap; the key whose count fell to zero is dropped at the crossing."""
+    _jsonl(tmp_path / "gap.jsonl", DECADES)
+    result = subprocess.run([*installed_dstream(), "--format", "json", "--event-time", "x['ts']", "-i",
+                             f"a=file:{tmp_path / 'gap.jsonl'}", "from", "a", "map", "(x['k'], 1)",
+                             "reduce-by-key-and-window", "sum", "1h", "1s", "--inverse", "a - b",
+                             "save-as-text-files", str(tmp_path / "out" / "s"), "--format", "repr"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    files = {int(p.name[2:]): p.read_text().splitlines() for p in (tmp_path / "out").iterdir()}
+    assert 3601 <= len(files) <= 3605, len(files)  # the hour of slides, and the batches the zero shows in
+    assert files[3600_000] == ["('a', 1)"] and files[3601_000] == ["('a', 0)"]
+    assert files[1780000000000] == ["('b', 1)"]
+
+
+@pytest.mark.parametrize("stop", ["sigterm", "stop-file"])
+def test_a_run_in_a_gap_it_cannot_cross_stops_at_once(stop, tmp_path):
+    """A state that changes every batch (a count of batches) cannot cross the gap; SIGTERM or the stop file
+    still stops it at once (both were ignored): what was received is computed, the empty batches between not."""
+    import signal
+    import time
+
+    _jsonl(tmp_path / "gap.jsonl", DECADES)
+    proc = subprocess.Popen([*installed_dstream(), "--format", "json", "--event-time", "x['ts']", "--stop-file",
+                             str(tmp_path / "stop"), "-i", f"a=file:{tmp_path / 'gap.jsonl'}", "from", "a", "map",
+                             "(x['k'], 1)", "update-state", "lambda values, state: (state or 0) + 1",
+                             "save-as-text-files", str(tmp_path / "out" / "s"), "--format", "repr"],
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(2)
+    assert proc.poll() is None
+    if stop == "sigterm":
+        proc.send_signal(signal.SIGTERM)
+    else:
+        (tmp_path / "stop").touch()
+    assert proc.wait(timeout=10) == 0, proc.stderr.read()
+    last = max((p for p in (tmp_path / "out").iterdir()), key=lambda p: int(p.name[2:]))
+    assert last.name == "s-1780000000000" and "('b', 1)" in last.read_text()

@@ -30,6 +30,7 @@ class StateDStream(DStream):
         self.state: dict = dict(initial)  # Spark's initialRDD: (key, state) pairs the first batch starts from
         self.last_values_ms: dict = {}  # with a timeout: when each key last had values
         self.state_time: int | None = None
+        self.steady = False  # the last batch brought no values and left the state as it was: so would the next
         # Keys set (in the order a restore must append new ones) and removed since the last checkpoint,
         # so that a checkpoint writes what changed rather than the whole state.
         self.tracking = self.context.checkpoints is not None
@@ -39,7 +40,10 @@ class StateDStream(DStream):
         self.context.note_state(self)
 
     def holds_data(self, t: int) -> bool:
-        return bool(self.state) or super().holds_data(t)
+        """A state that an empty batch leaves as it is holds nothing that changes: a quiet gap of the input may
+        be crossed at once (its batches' outputs would all be this same state; a --timeout is applied at the
+        first batch after the gap)."""
+        return (bool(self.state) and not self.steady) or super().holds_data(t)
 
     def fast_forward(self, t: int) -> None:
         super().fast_forward(t)
@@ -62,8 +66,11 @@ class StateDStream(DStream):
             groups = dict(self.grouping.slow(batch, t, reject))
         if self.timeout_ms is None and getattr(self.update, "unchanged_without_values", False):
             self._update_keys_with_values(groups, t, reject)
+            self.steady = not groups
         else:
+            before = self.state
             self._update_every_key(groups, t, reject)
+            self.steady = not groups and self.state == before
         self.state_time = t
         return PairsView(self.state)
 

@@ -89,7 +89,10 @@ class ReducedWindowedDStream(DStream):
         return PairsView(window)
 
     def holds_data(self, t: int) -> bool:
-        return bool(self.latest) or super().holds_data(t)
+        """Nothing of its own: what can still change the window is its parent's batches of the last window length,
+        which the parent holds. What ``latest`` keeps once the data has slid out (keys whose value an inverse took
+        to its zero) changes no more, so a quiet gap may be crossed, and the crossing drops them."""
+        return False  # the window's parent is asked for itself, as every node an output reaches is
 
     def fast_forward(self, t: int) -> None:
         super().fast_forward(t)

@@ -246,7 +246,11 @@ class JobScheduler:
             idle = idle_timeout is not None and (time.monotonic() - quiet_since) * 1000 >= idle_timeout
             limit = self._event_limit(nodes, close_all=finished or idle)
             while limit is not None:
-                following = self._next_event_batch(t, nodes, limit)
+                if not stopping and self._should_stop(deadline):
+                    stopping = True  # within a batch's work, whatever the batches are doing
+                    for stream in self.inputs:
+                        stream.stop()
+                following = self._next_event_batch(t, nodes, limit, stopping)
                 if following is None:
                     break
                 t = following
@@ -271,15 +275,19 @@ class JobScheduler:
         passed = [node.closable() for node in nodes if not node.exhausted]
         return None if not passed or None in passed else min(passed)
 
-    def _next_event_batch(self, t: int | None, nodes: list, limit: int) -> int | None:
+    def _next_event_batch(self, t: int | None, nodes: list, limit: int, stopping: bool = False) -> int | None:
         """The batch to run next by event time, or None to wait for the watermark: *t*, unless nothing is kept in
         any window or state and the next records are more than QUIET_GAP_BATCHES away (or none was run yet),
         then their batch, once the watermark has passed it. Decided by the records alone, not by how they
-        were read: a record for a batch before the one jumped to is late either way."""
+        were read: a record for a batch before the one jumped to is late either way. *stopping*: what was
+        received is computed, and the empty batches between are not, so that a stop never waits on a gap."""
         batch = self.context.batch_ms
         pending = min((p for p in (node.next_pending() for node in nodes) if p is not None), default=None)
-        if t is not None and ((pending is not None and pending - t <= QUIET_GAP_BATCHES * batch)
-                              or any(node.holds_data(t) for node in self.nodes)):
+        if t is not None and not stopping and (
+                (pending is not None and pending - t <= QUIET_GAP_BATCHES * batch)
+                or any(node.holds_data(t) for node in self.nodes)):
+            return t if t <= limit else None
+        if t is not None and stopping and pending is not None and pending - t <= batch:
             return t if t <= limit else None
         if pending is None or pending > limit:
             return None
