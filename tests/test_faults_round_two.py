@@ -174,3 +174,46 @@ def test_a_run_in_a_gap_it_cannot_cross_stops_at_once(stop, tmp_path):
     assert proc.wait(timeout=10) == 0, proc.stderr.read()
     last = max((p for p in (tmp_path / "out").iterdir()), key=lambda p: int(p.name[2:]))
     assert last.name == "s-1780000000000" and "('b', 1)" in last.read_text()
+
+
+# --- Kafka: a topic recreated ----------------------------------------------------------------------------------
+def _count_run(brokers: str, topic: str, directory, query: str = "") -> subprocess.CompletedProcess:
+    """Count what a run reads, ending by itself after a few batches; checkpointed in *directory*."""
+    return subprocess.run([*installed_dstream(), "--batch", "200ms", "--batches", "10", "--checkpoint",
+                           str(directory / "ck"), "-i", f"k=kafka://{brokers}/{topic}?start=earliest{query}",
+                           "from", "k", "count", "emit"], capture_output=True, text=True, timeout=60, cwd=directory)
+
+
+@pytest.mark.parametrize("reset, read", [("", None), ("&reset=earliest", 1000), ("&reset=latest", 0)])
+def test_a_kafka_topic_recreated_behind_the_checkpoint_is_said_and_reset_decides(reset, read, tmp_path):
+    """The saved offsets (1,300) are past the end of the recreated topic (1,000 records): the run said nothing
+    and read 300 records fewer. Now it is one line, and reset= decides: fail (the default, exit 1), earliest
+    (all 1,000) or latest (none of them)."""
+    from conftest import free_port
+    from kafka_broker import produce, start_broker
+
+    port = free_port()
+    brokers = f"127.0.0.1:{port}"
+    broker = start_broker(port)
+    try:
+        create_topic(brokers, "recreated", 1)
+        produce(brokers, "recreated", [("k0", f"a{i}") for i in range(1300)])
+        first = _count_run(brokers, "recreated", tmp_path, reset)
+        assert first.returncode == 0, first.stderr
+        assert sum(map(int, first.stdout.split())) == 1300
+        broker.kill()
+        broker.wait()
+        broker = start_broker(port)  # in memory: the topics are gone
+        create_topic(brokers, "recreated", 1)
+        produce(brokers, "recreated", [("k0", f"b{i}") for i in range(1000)])
+        again = _count_run(brokers, "recreated", tmp_path, reset)
+    finally:
+        broker.kill()
+        broker.wait()
+    said = [line for line in again.stderr.splitlines() if "outside what the brokers hold" in line]
+    assert len(said) == 1 and "offset 1300 of recreated:0" in said[0] and "(0 to 1000)" in said[0], again.stderr
+    if read is None:
+        assert again.returncode == 1 and "reset=earliest or reset=latest" in said[0]
+    else:
+        assert again.returncode == 0, again.stderr
+        assert sum(map(int, again.stdout.split())) == read

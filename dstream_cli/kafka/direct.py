@@ -14,7 +14,7 @@ import time
 import urllib.parse
 from typing import NamedTuple
 
-from ..errors import UsageError
+from ..errors import DstreamError, UsageError
 from ..inputs import InputDStream
 from ..receivers.blocks import BadRaw, Block
 from . import QUIET, client
@@ -29,7 +29,10 @@ METADATA_EVERY_S = 2.0
 #: how long it waits at most for a partition's records while replaying a recorded range
 REPLAY_TIMEOUT_S = 30.0
 #: the query keys that are dstream's own; every other one goes to the client
-OWN_KEYS = ("group", "start", "records")
+OWN_KEYS = ("group", "start", "records", "reset")
+RESETS = ("earliest", "latest", "fail")
+#: how long the high watermarks of a fetch are waited for (see partition_bounds)
+FETCH_END_S = 2.0
 #: librdkafka logs every failed connection to stderr; an outage is said once, by dstream, instead
 class KafkaSource(NamedTuple):
     brokers: str
@@ -38,6 +41,7 @@ class KafkaSource(NamedTuple):
     start: str
     records: str  # "value": the value as a line; "json": a JSON line of key, value, topic, partition, offset...
     config: dict
+    reset: str = "fail"  # an offset outside what the brokers hold: from the earliest, the latest, or stop
 
 
 def parse_kafka_uri(uri: str, name: str) -> KafkaSource:
@@ -53,8 +57,49 @@ def parse_kafka_uri(uri: str, name: str) -> KafkaSource:
     records = query.get("records", "value")
     if records not in ("value", "json"):
         raise UsageError(f"-i {name}: records={records!r} should be value or json")
+    reset = query.get("reset", "fail")
+    if reset not in RESETS:
+        raise UsageError(f"-i {name}: reset={reset!r} should be earliest, latest or fail")
     config = {key: value for key, value in query.items() if key not in OWN_KEYS}
-    return KafkaSource(parsed.netloc, topics, query.get("group", f"dstream-{name}"), start, records, config)
+    return KafkaSource(parsed.netloc, topics, query.get("group", f"dstream-{name}"), start, records, config, reset)
+
+
+def partition_bounds(kafka, consumer, keys: list[str], timeout_s: float = 10.0) -> dict[str, tuple[int, int]]:
+    """(first offset, end) of each partition, with *consumer* unassigned afterwards. Some brokers (Tansu 0.6)
+    answer a list of offsets with the last record batch's first offset + 1 as the end; the high watermark a
+    fetch answers with is right on every broker, so the last record of each partition is fetched to read it."""
+    TopicPartition = kafka.TopicPartition
+    listed = {key: consumer.get_watermark_offsets(TopicPartition(*split_key(key)), timeout=timeout_s) for key in keys}
+    consumer.assign([TopicPartition(*split_key(key), max(high - 1, low)) for key, (low, high) in listed.items()])
+    fetched: dict[str, int] = {}
+    deadline = time.monotonic() + FETCH_END_S
+    while len(fetched) < len(keys) and time.monotonic() < deadline:
+        consumer.consume(num_messages=10_000, timeout=0.05)
+        for key in keys:
+            high = consumer.get_watermark_offsets(TopicPartition(*split_key(key)), cached=True)[1]
+            if high >= 0:
+                fetched[key] = high
+    consumer.unassign()
+    return {key: (low, max(high, fetched.get(key, high))) for key, (low, high) in listed.items()}
+
+
+class OffsetOutOfRange(DstreamError):
+    """A saved offset is outside what the brokers hold, and the input's reset= says to stop."""
+
+
+def reset_offset(source: KafkaSource, name: str, key: str, offset: int, bounds: tuple[int, int], say) -> int:
+    """*offset* of partition *key* if the brokers hold it (or it is the end); else what ``reset=`` says, said
+    once through *say*, or OffsetOutOfRange for ``reset=fail``."""
+    low, high = bounds
+    if low <= offset <= high:
+        return offset
+    where = f"offset {offset} of {key} is outside what the brokers hold ({low} to {high}): the topic was recreated " \
+            "or its records deleted"
+    if source.reset == "fail":
+        raise OffsetOutOfRange(f"input {name}: {where}; add reset=earliest or reset=latest to the URI to go on")
+    moved = low if source.reset == "earliest" else high
+    say(f"dstream: input {name}: {where}; reading from offset {moved} (reset={source.reset})")
+    return moved
 
 
 def partition_key(topic: str, partition: int) -> str:
@@ -190,6 +235,7 @@ class DirectKafkaInputDStream(InputDStream):
         batch, so what it fetched beyond the cap is carried to the next batch rather than fetched again."""
         consumer = self._consumer()
         if self.assigned != partitions:
+            self._check_offsets([partition_key(t, p) for t, p in partitions])
             consumer.assign([self.kafka.TopicPartition(t, p, self.offsets[partition_key(t, p)])
                              for t, p in partitions])
             self.assigned, self.carried = partitions, {}
@@ -217,6 +263,16 @@ class DirectKafkaInputDStream(InputDStream):
             for key, fetched in by_partition.items():
                 self._take(taken, full, key, [*self.carried.pop(key, ()), *fetched], cap)
         return taken
+
+    def _check_offsets(self, keys: list[str]) -> None:
+        """Where reading starts again (the run's start, a restart, after an outage): each offset within what the
+        brokers hold, or moved as ``reset=`` says."""
+        bounds = partition_bounds(self.kafka, self._consumer(), keys)
+        for key in keys:
+            self.offsets[key] = reset_offset(self.source, self.name, key, self.offsets[key], bounds[key], self._say)
+
+    def _say(self, line: str) -> None:
+        print(line, file=self.context.stderr(), flush=True)
 
     def _take(self, taken: dict, full: set, key: str, messages: list, cap: int | None) -> None:
         """Take *messages* of one partition into the batch up to *cap*; carry the rest."""

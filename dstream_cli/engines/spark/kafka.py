@@ -21,13 +21,12 @@ import orjson
 from ...errors import DstreamError
 from ...fsio import write_atomically
 from ...kafka import QUIET, client
-from ...kafka.direct import KafkaSource, message_record, not_utf8, partition_key, split_key
+from ...kafka.direct import (KafkaSource, message_record, not_utf8, partition_bounds, partition_key, reset_offset,
+                             split_key)
 from ...scheduler.rate import PIDRateEstimator
 
 #: how long an executor waits for a range's records before it says they cannot be read
 READ_TIMEOUT_S = 60.0
-#: how long the driver waits for the high watermarks of a fetch (see KafkaRanges._bounds)
-FETCH_END_S = 2.0
 #: how long the driver waits for the brokers' answer about a partition
 METADATA_TIMEOUT_S = 10.0
 
@@ -105,7 +104,7 @@ class KafkaRanges:
         if self.consumer is None:
             self.consumer = self.kafka.Consumer({
                 "bootstrap.servers": self.source.brokers, "group.id": self.source.group, "enable.auto.commit": False,
-                "fetch.wait.max.ms": 10, **QUIET, **self.source.config})
+                "fetch.wait.max.ms": 10, **QUIET, **self.source.config})  # a fetch for partition_bounds' ends
         return self.consumer
 
     def close(self) -> None:
@@ -129,7 +128,7 @@ class KafkaRanges:
         positions = dict(positions or {})
         try:
             partitions = self._partitions()
-            bounds = self._bounds(partitions)
+            bounds = partition_bounds(self.kafka, self._consumer(), partitions, METADATA_TIMEOUT_S)
             if first:
                 positions.update(self._starts([key for key in partitions if key not in positions], bounds))
         except self.kafka.KafkaException as exc:
@@ -142,11 +141,8 @@ class KafkaRanges:
         cap = self._cap()
         ranges = []
         for key in sorted(positions, key=split_key):
-            start = positions[key]
-            low, high = bounds.get(key, (start, start))
-            if start < low or start > high:
-                raise DstreamError(f"input {self.name}: offset {start} of {key} is outside what the brokers hold "
-                                   f"({low} to {high}): the topic was recreated or its records deleted")
+            high = bounds.get(key, (positions[key], positions[key]))[1]
+            start = reset_offset(self.source, self.name, key, positions[key], bounds.get(key, (0, high)), self._say)
             end = high if cap is None else min(high, start + cap)
             ranges.append(OffsetRange(*split_key(key), start, end))
         return ranges
@@ -159,25 +155,6 @@ class KafkaRanges:
             if described is not None and described.error is None:
                 found.extend(partition_key(topic, partition) for partition in described.partitions)
         return sorted(found, key=split_key)
-
-    def _bounds(self, keys: list[str]) -> dict[str, tuple[int, int]]:
-        """(first offset, end) of each partition. Some brokers (Tansu 0.6) answer a list of offsets with the last
-        record batch's first offset + 1 as the end; the high watermark a fetch answers with is right on every
-        broker, so the last record of each partition is fetched to read it."""
-        consumer, TopicPartition = self._consumer(), self.kafka.TopicPartition
-        listed = {key: consumer.get_watermark_offsets(TopicPartition(*split_key(key)), timeout=METADATA_TIMEOUT_S)
-                  for key in keys}
-        consumer.assign([TopicPartition(*split_key(key), max(high - 1, low)) for key, (low, high) in listed.items()])
-        fetched: dict[str, int] = {}
-        deadline = time.monotonic() + FETCH_END_S
-        while len(fetched) < len(keys) and time.monotonic() < deadline:
-            consumer.consume(num_messages=10_000, timeout=0.05)
-            for key in keys:
-                high = consumer.get_watermark_offsets(TopicPartition(*split_key(key)), cached=True)[1]
-                if high >= 0:
-                    fetched[key] = high
-        consumer.unassign()
-        return {key: (low, max(high, fetched.get(key, high))) for key, (low, high) in listed.items()}
 
     def _starts(self, keys: list[str], bounds: dict) -> dict[str, int]:
         """The first batch: the group's committed offsets, else ``start`` (earliest or latest)."""
@@ -196,6 +173,9 @@ class KafkaRanges:
         rate (never above --max-rate), a second per partition, as on the local engine; None: no cap."""
         rates = [rate for rate in (self.max_rate, self.rate) if rate]
         return max(1, int(min(rates) * self.batch_ms / 1000)) if rates else None
+
+    def _say(self, line: str) -> None:
+        print(line, file=self.stderr, flush=True)
 
     def _say_outage(self, detail) -> None:
         if not self.outage:
