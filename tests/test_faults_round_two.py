@@ -217,3 +217,45 @@ def test_a_kafka_topic_recreated_behind_the_checkpoint_is_said_and_reset_decides
     else:
         assert again.returncode == 0, again.stderr
         assert sum(map(int, again.stdout.split())) == read
+
+
+# --- save-to-db: misfits under --on-error skip ------------------------------------------------------------------
+@pytest.mark.parametrize("kind, value, misfit", [
+    ("postgresql", '"x"', '"x\\u0000y"'),  # PostgreSQL text cannot hold NUL
+    ("postgresql", "1", "true"),  # a bool into the BIGINT column --create made
+    ("postgresql", '{"n": 1}', '{"n": 1000000000000000000000000000000}'),  # beyond what JSON here holds
+    ("sqlite", '{"n": 1}', '{"n": 1000000000000000000000000000000}'),
+])
+def test_a_record_the_database_refuses_goes_to_the_dead_letter_under_skip(kind, value, misfit, tmp_path, request):
+    """Each failed the whole batch with exit 1, nothing in the dead letter and no record named; now the record is
+    in the dead letter with its reason and the rest of the batch is written. (Pairs (key, value); the first
+    batch makes the table.)"""
+    if kind == "postgresql":
+        server = request.getfixturevalue("postgres")
+        url = server.new_database(f"misfit_{len(tmp_path.name)}_{sum(map(ord, tmp_path.name))}")
+    else:
+        url = f"sqlite:///{tmp_path / 'out.db'}"
+    dead = tmp_path / "dead.jsonl"
+    batches = f'["a", {value}]\n\n["b", {misfit}]\n["c", {value}]\n\n'
+    result = invoke(["--queue", "-", "--format", "json", "--on-error", "skip", "--dead-letter", str(dead),
+                     "map", "tuple(x)", "save-to-db", url, "t", "--create"], input=batches)
+    assert result.exit_code == 0, result.stderr
+    entries = [orjson.loads(line) for line in dead.read_bytes().splitlines()]
+    assert len(entries) == 1 and entries[0]["record"].startswith("('b', ")
+    assert "does not fit table t" in entries[0]["reason"]
+    if kind == "postgresql":
+        import psycopg
+
+        with psycopg.connect(url) as connection:
+            keys = sorted(row[0] for row in connection.execute("SELECT key FROM t").fetchall())
+    else:
+        import sqlite3
+
+        with sqlite3.connect(tmp_path / "out.db") as connection:
+            keys = sorted(row[0] for row in connection.execute("SELECT key FROM t").fetchall())
+    assert keys == ["a", "c"]
+
+
+def test_an_empty_table_name_is_refused():
+    result = invoke(["--queue", "-", "save-to-db", "sqlite:///x.db", ""], input="a\n")
+    assert result.exit_code == 2 and "TABLE name is empty" in result.stderr

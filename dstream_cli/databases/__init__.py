@@ -14,6 +14,7 @@ import urllib.parse
 import orjson
 
 from ..errors import UsageError
+from .rows import RecordDoesNotFit
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,8 +103,12 @@ def on_conflict(columns: tuple[str, ...], key: tuple[str, ...]) -> str:
 
 
 def json_text(value) -> bytes:
-    """A dict, list or tuple in a column: as JSON text (a jsonb or text column takes it alike)."""
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    """A dict, list or tuple in a column: as JSON text (a jsonb or text column takes it alike); RecordDoesNotFit
+    for what JSON here cannot hold (an integer beyond 64 bits), so that --on-error takes the record."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError as exc:
+        raise RecordDoesNotFit(f"its value cannot be JSON here: {exc}") from None
 
 
 def numbered_column(text: str, pattern: str, columns: tuple[str, ...]) -> str | None:

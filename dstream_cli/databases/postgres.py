@@ -9,6 +9,7 @@ from typing import Iterable
 
 from ..errors import UsageError
 from . import DatabaseURL, json_text, numbered_column, on_conflict, quote_name
+from .rows import RecordDoesNotFit
 
 TYPES = {"bool": "BOOLEAN", "int": "BIGINT", "bigint": "NUMERIC", "float": "DOUBLE PRECISION", "text": "TEXT",
          "bytes": "BYTEA", "json": "JSONB", "timestamp": "TIMESTAMP", "any": "TEXT"}
@@ -61,10 +62,11 @@ class PostgresDatabase:
             self.connection is not None and self.connection.closed)
 
     def is_record_error(self, exc: BaseException) -> bool:
-        """The values of a row are at fault: a data exception or constraint (SQLSTATE classes 22 and 23), or a
-        value psycopg cannot send."""
+        """The values of a row are at fault: a data exception or constraint (SQLSTATE classes 22 and 23), a value
+        of another type than its column's (42804), or a value psycopg cannot send (text with NUL, JSON too big)."""
         sqlstate = getattr(exc, "sqlstate", None) or ""
-        return sqlstate[:2] in ("22", "23") or (
+        return sqlstate[:2] in ("22", "23") or sqlstate == "42804" or isinstance(exc, RecordDoesNotFit) or (
+            not sqlstate and isinstance(exc, self.psycopg.DataError)) or (
             isinstance(exc, self.psycopg.ProgrammingError) and not sqlstate and "adapt" in str(exc))
 
     def column_of(self, exc: BaseException, columns: tuple[str, ...]) -> str | None:

@@ -6,6 +6,7 @@ import sqlite3
 from typing import Iterable
 
 from . import DatabaseURL, insert_sql, json_text, numbered_column, on_conflict, quote_name
+from .rows import RecordDoesNotFit
 
 TYPES = {"bool": "INTEGER", "int": "INTEGER", "bigint": "ANY", "float": "REAL", "text": "TEXT", "bytes": "BLOB",
          "json": "TEXT", "timestamp": "TEXT", "any": "ANY"}
@@ -54,7 +55,7 @@ class SqliteDatabase:
     def is_record_error(self, exc: BaseException) -> bool:
         """The values of a row are at fault (a constraint, a type, a value that cannot be bound)."""
         return isinstance(exc, (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError, OverflowError,
-                                sqlite3.ProgrammingError))
+                                sqlite3.ProgrammingError, RecordDoesNotFit))
 
     def column_of(self, exc: BaseException, columns: tuple[str, ...]) -> str | None:
         text = str(exc)

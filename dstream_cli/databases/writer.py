@@ -39,6 +39,8 @@ class DatabaseWriter:
                  create: bool = False) -> None:
         if mode not in MODES:
             raise UsageError(f"--mode {mode!r}: choose append, upsert or replace")
+        if not table.strip():
+            raise UsageError("save-to-db: the TABLE name is empty")
         self.url = DatabaseURL.parse(url)
         self.table = table
         self.mode = mode

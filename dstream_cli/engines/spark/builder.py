@@ -257,8 +257,6 @@ class SparkChainBuilder(ChainBuilder):
 
         settings = {"url": a["url"], "table": a["table"], "mode": a.get("mode") or "append", "key": a.get("key"),
                     "columns": a.get("columns"), "create": bool(a.get("create"))}
-        if not a["table"]:
-            raise UsageError(f"{label}: the table name is empty")
         checked = DatabaseWriter(**settings)  # the options and the driver's presence, before Spark starts
         if checked.url.scheme == "sqlite" and not self.master.startswith("local"):
             raise UsageError(f"{label}: a SQLite file cannot be shared by executors on other hosts (--master "
