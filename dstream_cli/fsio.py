@@ -51,6 +51,16 @@ def write_directory_atomically(path: str, files: dict[str, bytes]) -> None:
         raise
 
 
+def remove_tree_or_file(path: str) -> None:
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import signal
 import subprocess
 import time
@@ -12,7 +13,7 @@ from .dstream import DStream
 from .errors import OutputFailed
 from .formats import render
 from .labels import batch_time_text
-from .fsio import write_atomically, write_directory_atomically
+from .fsio import remove_tree_or_file, write_atomically, write_directory_atomically
 
 
 #: the backoff between tries of an output doubles up to this, so many --output-retries ride out a long outage
@@ -138,6 +139,19 @@ class TextFilesWriter:
 
     def path_for(self, t: int) -> str:
         return f"{self.prefix}-{t}" + (f".{self.suffix}" if self.suffix else "")
+
+    def start(self) -> None:
+        """Remove what a run killed mid-write left of its batches' files: the temporary files (or directories)
+        that would have been renamed into place. Another prefix's, or any other file, is left alone."""
+        directory = os.path.dirname(os.path.abspath(self.path_for(0)))
+        if not os.path.isdir(directory):
+            return
+        name = os.path.basename(self.prefix)
+        suffix = re.escape(f".{self.suffix}") if self.suffix else ""
+        left = re.compile(rf"\.{re.escape(name)}-\d+{suffix}\.[^.]+\.tmp$")
+        for entry in os.listdir(directory):
+            if left.match(entry):
+                remove_tree_or_file(os.path.join(directory, entry))
 
     def __call__(self, batch: list, t: int) -> None:
         data = render(batch, self.fmt).encode("utf-8", "surrogateescape")

@@ -259,3 +259,75 @@ def test_a_record_the_database_refuses_goes_to_the_dead_letter_under_skip(kind, 
 def test_an_empty_table_name_is_refused():
     result = invoke(["--queue", "-", "save-to-db", "sqlite:///x.db", ""], input="a\n")
     assert result.exit_code == 2 and "TABLE name is empty" in result.stderr
+
+
+# --- smaller ones ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("args, said", [
+    (["-i", "k=kafka://[::1:9092/t", "from", "k", "count"], "-i k: 'kafka://[::1:9092/t' is not a URL"),
+    (["save-to-db", "postgresql://u:secret@[::1:5432/db", "t"], "the database URL is not a URL"),
+])
+def test_a_url_with_a_bracket_left_open_is_a_usage_error(args, said):
+    """'Invalid IPv6 URL' was a ValueError line with exit 1; the database URL's password is not shown."""
+    result = invoke(["--queue", "-", *args], input="a\n")
+    assert result.exit_code == 2
+    assert said in result.stderr and "secret" not in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_save_to_kafka_sends_a_none_key_as_no_key(kafka_brokers):
+    """A (None, v) pair is a message without a key (it was keyed with the text 'null')."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    create_topic(kafka_brokers, "no-key", 1)
+    result = invoke(["--queue", "-", "map", "(None if x == 'n' else x, x)", "save-to-kafka", "no-key", "--brokers",
+                     kafka_brokers], input="n\nk\n")
+    assert result.exit_code == 0, result.stderr
+    consumer = Consumer({"bootstrap.servers": kafka_brokers, "group.id": "no-key", "auto.offset.reset": "earliest",
+                         "log_level": 0})
+    consumer.assign([TopicPartition("no-key", 0, 0)])
+    got = []
+    for _ in range(40):
+        got += [(m.key(), m.value()) for m in consumer.consume(10, timeout=0.5) if not m.error()]
+        if len(got) == 2:
+            break
+    consumer.close()
+    assert got == [(None, b"n"), (b"k", b"k")]
+
+
+def test_files_left_mid_write_by_a_killed_run_are_removed_at_the_next_start(tmp_path):
+    """A SIGKILL mid-write can leave a batch's temporary file (or, with --layout spark, directory) beside the
+    outputs; the next run with the same prefix removes them, and leaves everything else."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".s-1000.k2j3h4.tmp").write_text("half a batch")
+    (out / ".s-2000.x9y8z7.tmp").mkdir()
+    (out / ".s-2000.x9y8z7.tmp" / "part-00000").write_text("half")
+    kept = [out / ".other-1000.abc.tmp", out / "notes.txt", out / ".s-notatime.abc.tmp"]
+    for path in kept:
+        path.write_text("mine")
+    result = invoke(["--queue", "-", "count", "save-as-text-files", str(out / "s")], input="a\n")
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == sorted(["s-1000", *(p.name for p in kept)])
+
+
+def test_a_kafka_topic_that_does_not_exist_is_said_once_and_read_when_it_appears(kafka_brokers, tmp_path):
+    """It gave empty batches and no word; now one line, and its records are read once it is created."""
+    from kafka_broker import produce
+
+    proc = subprocess.Popen([*installed_dstream(), "--batch", "200ms", "--stop-file", str(tmp_path / "stop"), "-i",
+                             f"k=kafka://{kafka_brokers}/not-yet?start=earliest", "from", "k", "count", "emit"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        import time
+
+        time.sleep(2)
+        create_topic(kafka_brokers, "not-yet", 1)
+        produce(kafka_brokers, "not-yet", [("k0", f"v{i}") for i in range(5)])
+        time.sleep(4)
+        (tmp_path / "stop").touch()
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    said = [line for line in err.splitlines() if "does not exist" in line]
+    assert said == ["dstream: input k: topic not-yet does not exist (yet); it is read when it appears"], err
+    assert sum(map(int, out.split())) == 5

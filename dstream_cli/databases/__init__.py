@@ -30,7 +30,10 @@ class DatabaseURL:
 
     @classmethod
     def parse(cls, url: str) -> "DatabaseURL":
-        parts = urllib.parse.urlsplit(url)
+        try:
+            parts = urllib.parse.urlsplit(url)
+        except ValueError as exc:  # "Invalid IPv6 URL": a bracket left open
+            raise UsageError(f"the database URL is not a URL: {exc}") from None  # not shown: it may hold a password
         scheme = parts.scheme.lower()
         if scheme == "sqlite":
             if parts.netloc or parts.path in ("", "/") or not url[len("sqlite:"):].startswith("///"):

@@ -46,7 +46,10 @@ class KafkaSource(NamedTuple):
 
 def parse_kafka_uri(uri: str, name: str) -> KafkaSource:
     """``kafka://HOST:PORT[,HOST:PORT]/TOPIC[,TOPIC]?group=G&start=earliest|latest&records=value|json&...``."""
-    parsed = urllib.parse.urlsplit(uri)
+    try:
+        parsed = urllib.parse.urlsplit(uri)
+    except ValueError as exc:  # "Invalid IPv6 URL": a bracket left open
+        raise UsageError(f"-i {name}: {uri!r} is not a URL ({exc})") from None
     topics = [t for t in parsed.path.strip("/").split(",") if t]
     if not parsed.netloc or not topics:
         raise UsageError(f"-i {name}: {uri!r} should be kafka://HOST:PORT[,HOST:PORT]/TOPIC[,TOPIC][?group=G]")
@@ -81,6 +84,22 @@ def partition_bounds(kafka, consumer, keys: list[str], timeout_s: float = 10.0) 
                 fetched[key] = high
     consumer.unassign()
     return {key: (low, max(high, fetched.get(key, high))) for key, (low, high) in listed.items()}
+
+
+def topic_partitions(metadata, topics: list[str], name: str, missing: set[str], say) -> list[tuple[str, int]]:
+    """Every (topic, partition) of *topics* in the brokers' *metadata*, sorted; a topic that does not exist is
+    said once (and again if it goes away after it appeared), and read when it appears."""
+    found = []
+    for topic in topics:
+        described = metadata.topics.get(topic)
+        if described is None or described.error is not None:
+            if topic not in missing:
+                missing.add(topic)
+                say(f"dstream: input {name}: topic {topic} does not exist (yet); it is read when it appears")
+            continue
+        missing.discard(topic)
+        found.extend((topic, partition) for partition in described.partitions)
+    return sorted(found)
 
 
 class OffsetOutOfRange(DstreamError):
@@ -127,6 +146,7 @@ class DirectKafkaInputDStream(InputDStream):
         self.assigned: list | None = None  # the partitions the consumer reads, from self.offsets on
         self.listed_at = 0.0
         self.carried: dict[str, list] = {}  # fetched beyond a batch's --max-rate: the next batches' first records
+        self.missing: set[str] = set()  # topics said not to exist (yet)
 
     # --- the client ---------------------------------------------------------------------------------
     def _consumer(self):
@@ -167,13 +187,8 @@ class DirectKafkaInputDStream(InputDStream):
         except self.kafka.KafkaException as exc:
             self._say_outage(exc)
             return None
-        found = []
-        for topic in self.source.topics:
-            described = metadata.topics.get(topic)
-            if described is not None and described.error is None:
-                found.extend((topic, partition) for partition in described.partitions)
         self.listed_at = time.monotonic()
-        return sorted(found)
+        return topic_partitions(metadata, self.source.topics, self.name, self.missing, self._say)
 
     def _start_offsets(self, partitions: list[tuple[str, int]]) -> None:
         """Offsets for the partitions not known yet: at the run's start the group's committed ones, else

@@ -34,7 +34,8 @@ class KafkaWriter:
         for record in batch:
             if isinstance(record, tuple) and len(record) == 2:
                 key, value = record
-                key = key.encode("utf-8", "surrogateescape") if isinstance(key, str) else render([key], "json")[:-1]
+                if key is not None:  # a None key is no key, as Kafka has it (not the text "null")
+                    key = key.encode("utf-8", "surrogateescape") if isinstance(key, str) else render([key], "json")[:-1]
             else:
                 key, value = None, record
             payload = render([value], self.fmt)[:-1].encode("utf-8", "surrogateescape")

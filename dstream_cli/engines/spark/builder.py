@@ -130,6 +130,8 @@ class SparkChainBuilder(ChainBuilder):
         """*write* on the driver; not *retryable* when it writes to our stdout, where a retry could print part of
         a batch twice (as on the local engine)."""
         self._note_output(s)
+        if hasattr(write, "start"):
+            write.start()  # as the local engine's outputs start before any input is read
         s.foreachRDD(on_driver(write, self.output_retries if retryable else 0, label))
 
     def _note_output(self, s) -> None:

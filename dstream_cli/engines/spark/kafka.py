@@ -22,7 +22,7 @@ from ...errors import DstreamError
 from ...fsio import write_atomically
 from ...kafka import QUIET, client
 from ...kafka.direct import (KafkaSource, message_record, not_utf8, partition_bounds, partition_key, reset_offset,
-                             split_key)
+                             split_key, topic_partitions)
 from ...scheduler.rate import PIDRateEstimator
 
 #: how long an executor waits for a range's records before it says they cannot be read
@@ -92,6 +92,7 @@ class KafkaRanges:
         self.consumer = None
         self.lock = threading.Lock()
         self.outage = False
+        self.missing: set[str] = set()  # topics said not to exist (yet)
 
     @property
     def tick_directory(self) -> str:
@@ -136,6 +137,7 @@ class KafkaRanges:
             return [OffsetRange(*split_key(key), end, end) for key, end in sorted(positions.items())]
         if self.outage:
             self.outage = False
+        self.missing: set[str] = set()  # topics said not to exist (yet)
         for key in partitions:
             positions.setdefault(key, bounds[key][0])  # a partition added later: from its beginning
         cap = self._cap()
@@ -149,12 +151,8 @@ class KafkaRanges:
 
     def _partitions(self) -> list[str]:
         metadata = self._consumer().list_topics(timeout=METADATA_TIMEOUT_S)
-        found = []
-        for topic in self.source.topics:
-            described = metadata.topics.get(topic)
-            if described is not None and described.error is None:
-                found.extend(partition_key(topic, partition) for partition in described.partitions)
-        return sorted(found, key=split_key)
+        return [partition_key(*found)
+                for found in topic_partitions(metadata, self.source.topics, self.name, self.missing, self._say)]
 
     def _starts(self, keys: list[str], bounds: dict) -> dict[str, int]:
         """The first batch: the group's committed offsets, else ``start`` (earliest or latest)."""
