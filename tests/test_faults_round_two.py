@@ -331,3 +331,21 @@ def test_a_kafka_topic_that_does_not_exist_is_said_once_and_read_when_it_appears
     said = [line for line in err.splitlines() if "does not exist" in line]
     assert said == ["dstream: input k: topic not-yet does not exist (yet); it is read when it appears"], err
     assert sum(map(int, out.split())) == 5
+
+
+def test_with_the_brokers_down_the_clock_keeps_its_batches_and_the_outage_is_said_once(tmp_path):
+    """No broker at the address: --batch 500ms --run-for 4s made 3 batches in 6.3 s, each waiting 2 s on the
+    brokers; now the batches keep the clock (empty ones), and the outage is one line."""
+    import time
+
+    from conftest import free_port
+
+    started = time.monotonic()
+    result = subprocess.run([*installed_dstream(), "--batch", "500ms", "--run-for", "4s", "-i",
+                             f"k=kafka://127.0.0.1:{free_port()}/t", "from", "k", "count", "emit"],
+                            capture_output=True, text=True, timeout=60)
+    took = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split().count("0") >= 6, (result.stdout, took)
+    assert [line for line in result.stderr.splitlines() if "unreachable" in line] != []
+    assert len([line for line in result.stderr.splitlines() if "unreachable" in line]) == 1, result.stderr

@@ -165,6 +165,8 @@ class DirectKafkaInputDStream(InputDStream):
         return True
 
     def _say_outage(self, detail) -> None:
+        """Once an outage, however many ways the client reports it (a failed listing, a transport error, every
+        reconnection), until records flow again."""
         if not self.outage:
             self.outage = True
             print(f"dstream: input {self.name}: brokers {self.source.brokers} unreachable ({detail}); retrying",
@@ -182,8 +184,8 @@ class DirectKafkaInputDStream(InputDStream):
         cannot be reached."""
         if self.assigned is not None and time.monotonic() < self.listed_at + METADATA_EVERY_S:
             return self.assigned
-        try:
-            metadata = self._consumer().list_topics(timeout=2.0)
+        try:  # never longer than half a batch: while the brokers are away, the clock keeps its batches
+            metadata = self._consumer().list_topics(timeout=min(2.0, max(0.1, self.context.batch_ms / 2000)))
         except self.kafka.KafkaException as exc:
             self._say_outage(exc)
             return None
@@ -235,7 +237,8 @@ class DirectKafkaInputDStream(InputDStream):
                 self._say_outage(exc)
                 taken = None
             if taken is not None:
-                self.outage = False
+                if taken:
+                    self.outage = False  # records flow again
                 return self._block(taken)
         return Block([], [], dict(self.offsets))
 
