@@ -349,3 +349,24 @@ def test_with_the_brokers_down_the_clock_keeps_its_batches_and_the_outage_is_sai
     assert result.stdout.split().count("0") >= 6, (result.stdout, took)
     assert [line for line in result.stderr.splitlines() if "unreachable" in line] != []
     assert len([line for line in result.stderr.splitlines() if "unreachable" in line]) == 1, result.stderr
+
+
+def test_nan_and_negative_zero_are_kept_by_postgresql_and_stored_as_sqlite_stores_them(postgres, tmp_path):
+    """What the README says: SQLite stores NaN as NULL and -0.0 as 0.0 (as for any program); PostgreSQL keeps
+    both."""
+    import math
+    import sqlite3
+
+    import psycopg
+
+    url = postgres.new_database("floats")
+    for target in (url, f"sqlite:///{tmp_path / 'f.db'}"):
+        result = invoke(["--queue", "-", "map", "(x, float(x))", "save-to-db", target, "t", "--create"],
+                        input="nan\n-0.0\n")
+        assert result.exit_code == 0, result.stderr
+    with psycopg.connect(url) as connection:
+        kept = dict(connection.execute("SELECT key, value FROM t").fetchall())
+    assert math.isnan(kept["nan"]) and math.copysign(1, kept["-0.0"]) == -1
+    with sqlite3.connect(tmp_path / "f.db") as connection:
+        stored = dict(connection.execute("SELECT key, value FROM t").fetchall())
+    assert stored["nan"] is None and math.copysign(1, stored["-0.0"]) == 1
