@@ -282,10 +282,11 @@ def test_without_the_per_partition_bookkeeping_the_kills_write_batches_twice(
 
 
 # --- stopping -------------------------------------------------------------------------------------------------
-def test_sigterm_to_the_whole_process_group_counts_every_line_received(tmp_path):
-    """As `timeout`, `kill -- -PGID` and systemd stop a job: SIGTERM reaches every process of the group. Spark's
-    JVM is in a session of its own, so dstream stops it gracefully: every line sent is counted, exit 0, and
-    nothing but the JVM's one notice on stderr."""
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_to_the_whole_process_group_counts_every_line_received(sig, tmp_path):
+    """As `timeout`, `kill -- -PGID`, systemd and Ctrl-C stop a job: the signal reaches every process of the
+    group. Spark's JVM is in a session of its own, so dstream stops it gracefully: every line sent is counted,
+    exit 0, and nothing but the JVM's one notice on stderr."""
     import socket
 
     port = free_port()
@@ -297,7 +298,7 @@ def test_sigterm_to_the_whole_process_group_counts_every_line_received(tmp_path)
         with socket.create_connection(("127.0.0.1", port)) as producer:
             producer.sendall(b"".join(b"line %d\n" % i for i in range(365)))
             time.sleep(0.2)
-            _group_kill(proc, signal.SIGTERM)
+            _group_kill(proc, sig)
             out, err = proc.communicate(timeout=90)
     finally:
         proc.kill()
