@@ -139,13 +139,10 @@ def postgres():
 @pytest.fixture(scope="session")
 def kafka_brokers():
     """One Kafka-protocol broker for the session's tests that do not stop it (each test makes its own topics)."""
-    from kafka_broker import start_broker
+    from kafka_broker import running_broker
 
-    port = free_port()
-    proc = start_broker(port)
-    yield f"127.0.0.1:{port}"
-    proc.kill()
-    proc.wait()
+    with running_broker() as brokers:
+        yield brokers
 
 
 class AnyOrder(list):

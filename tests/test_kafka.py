@@ -9,16 +9,14 @@ import time
 import pytest
 
 from conftest import can_connect, free_port, installed_dstream, wait_for
-from kafka_broker import TANSU, create_topic, produce, start_broker
+from kafka_broker import TANSU, create_topic, produce, running_broker, start_broker
 
 
 @pytest.fixture
 def broker():
-    port = free_port()
-    proc = start_broker(port)
-    yield f"127.0.0.1:{port}"
-    proc.kill()
-    proc.wait()
+    """A broker of each test's own: these tests read groups' offsets and topics from the start."""
+    with running_broker() as brokers:
+        yield brokers
 
 
 def totals_in(directory) -> dict:
