@@ -436,8 +436,8 @@ def test_event_time_on_spark_with_a_checkpoint_is_refused(tmp_path):
 
 def test_kafka_on_spark_backpressure_starts_at_the_initial_rate_and_new_partitions_are_read(kafka_brokers, tmp_path):
     """--backpressure --initial-rate 40: the first batch takes at most 40 records of each partition, as on the local
-    engine; a topic of the URI created mid-run (Tansu cannot add partitions to a topic) is read from its
-    beginning; every record is counted once."""
+    engine; a topic of the URI created mid-run (Tansu cannot add partitions to a topic) is said once while it
+    does not exist, then read from its beginning; every record is counted once."""
     create_topic(kafka_brokers, "pressed", 3)
     produce(kafka_brokers, "pressed", keyed(600))
     stop = tmp_path / "stop"
@@ -456,9 +456,11 @@ def test_kafka_on_spark_backpressure_starts_at_the_initial_rate_and_new_partitio
         produce(kafka_brokers, "appearing", [(f"k{i}", f"new {i}") for i in range(30)])
         wait_for(lambda: sum(map(len, seen())) == 630, timeout=90, what="every record, the new topic's too")
         stop.touch()
-        assert proc.wait(timeout=60) == 0, proc.stderr.read()
+        assert proc.wait(timeout=60) == 0
+        stderr = proc.stderr.read()
     finally:
         proc.kill()
+    assert stderr.count("topic appearing does not exist (yet)") == 1, stderr
     first = seen()[0]
     assert max(sum(1 for v in first if int(v.split()[1]) % 3 == p) for p in range(3)) <= 40
     assert sorted(v for b in seen() for v in b) == sorted([v for _, v in keyed(600)] + [f"new {i}" for i in range(30)])

@@ -135,9 +135,7 @@ class KafkaRanges:
         except self.kafka.KafkaException as exc:
             self._say_outage(exc)  # an empty batch now; the next batch starts where this one would have
             return [OffsetRange(*split_key(key), end, end) for key, end in sorted(positions.items())]
-        if self.outage:
-            self.outage = False
-        self.missing: set[str] = set()  # topics said not to exist (yet)
+        self.outage = False  # the brokers answered
         for key in partitions:
             positions.setdefault(key, bounds[key][0])  # a partition added later: from its beginning
         cap = self._cap()
