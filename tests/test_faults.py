@@ -367,7 +367,8 @@ def test_records_arriving_after_a_late_batch_go_to_the_batch_of_their_arrival(tm
     proc.wait(timeout=30)
     assert proc.returncode == 0, err
     times = {x: int(t) for t, x in (line.split("\t") for line in out.splitlines())}
-    assert times["A"] < sent_b <= times["B"] < sent_b + 1000
+    # (a few ms of slack: the test's clock and dstream's stamps of arrival are read in two processes)
+    assert times["A"] < sent_b - 5 <= times["B"] < sent_b + 1000
 
 
 KEYED = ["map", "(x.split()[0], 1)", "reduce-by-key", "sum", "save-as-text-files"]

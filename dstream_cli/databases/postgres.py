@@ -104,7 +104,8 @@ class PostgresDatabase:
         try:
             self.execute(sql)
             self.connection.commit()
-        except self.psycopg.errors.UniqueViolation:  # another process created it at the same moment
+        except (self.psycopg.errors.UniqueViolation, self.psycopg.errors.DuplicateObject,
+                self.psycopg.errors.DuplicateTable):  # another process (a partition's task) created it at once
             self.connection.rollback()
 
     # --- a batch ----------------------------------------------------------------------------------------
