@@ -62,6 +62,14 @@ class Namespace:
     def known(self, name: str) -> bool:
         return name in self.globals or hasattr(builtins, name)
 
+    def hint_for(self, name: str) -> str:
+        """How to reach an unknown *name*: through the --import'ed module that has it, or by importing one."""
+        holders = [key for key, value in self.globals.items()
+                   if key not in PRELOADED_MODULES and key != "__builtins__" and hasattr(value, name)]
+        if holders:
+            return f"names from a module are written with it: {holders[0]}.{name}"
+        return "use --import MODULE for a module"
+
 
 def compile_function(
     source: str,
@@ -208,10 +216,8 @@ def _check_names(code, namespace: Namespace, label: str, text: str) -> None:
             if instruction.opname in ("LOAD_GLOBAL", "LOAD_NAME") and not namespace.known(instruction.argval):
                 if instruction.argval == "_expression":
                     continue
-                raise UsageError(
-                    f"{label}: name {instruction.argval!r} is not defined in {text!r}"
-                    " (use --import MODULE for a module)"
-                )
+                raise UsageError(f"{label}: name {instruction.argval!r} is not defined in {text!r}"
+                                 f" ({namespace.hint_for(instruction.argval)})")
         pending.extend(c for c in current.co_consts if hasattr(c, "co_code"))
 
 

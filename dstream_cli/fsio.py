@@ -113,7 +113,7 @@ class DirectoryLock:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(self._fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
-            os.close(self._fd)
+            self.release()  # once: __del__ runs on this half-made lock too
             raise UsageError(f"{what} {directory} is in use by another dstream (pid {holder}); stop it first, "
                              "or use another directory") from None
         os.ftruncate(self._fd, 0)

@@ -123,7 +123,17 @@ class StageCommand(click.Command):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         ctx.allow_interspersed_args = True
         own = self._own_token_count(ctx, args)
-        rest = super().parse_args(ctx, args[:own])
+        try:
+            rest = super().parse_args(ctx, args[:own])
+        except click.NoSuchOption as exc:
+            group = ctx.parent.command if ctx.parent else None
+            if group is not None and any(exc.option_name in param.opts + param.secondary_opts
+                                         for param in group.params if isinstance(param, click.Option)):
+                raise click.NoSuchOption(exc.option_name, message=(
+                    f"No such option '{exc.option_name}' for the stage {self.name}: {exc.option_name} is a global "
+                    f"option, and global options go before the first stage (dstream {exc.option_name} ... "
+                    f"{self.name} ...)"), ctx=ctx) from None
+            raise
         ctx.args = [*rest, *args[own:]]
         return ctx.args
 

@@ -1,8 +1,10 @@
 """Lines from a byte stream: stdin, or a file (``file:PATH``) whose position survives a restart."""
 from __future__ import annotations
 
+import os
 import threading
 
+from ..errors import UsageError
 from .base import Receiver
 from .lines import DEFAULT_MAX_LINE_BYTES, as_line_position, read_lines_between, read_positioned
 
@@ -24,7 +26,7 @@ class LineStreamReceiver(Receiver):
         threading.Thread(target=self._read_all, name="dstream-reader", daemon=True).start()
 
     def on_stop(self) -> None:
-        if self.close:
+        if self.close and self.stream is not None:
             self.stream.close()
 
     def _read_all(self) -> None:
@@ -43,6 +45,8 @@ class FileReceiver(LineStreamReceiver):
     """``file:PATH``: replayable, so a checkpoint records the position reached and a restart seeks there."""
 
     def __init__(self, path: str, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
+        if not os.path.isfile(path):  # a usage error before anything runs, as --queue FILE's is
+            raise UsageError(f"file:{path}: " + ("is not a file" if os.path.exists(path) else "no such file"))
         super().__init__(None, max_line_bytes, close=True)
         self.path = path
         self.start_offset = 0
