@@ -135,8 +135,7 @@ class DatabaseWriter:
             self.job = f"{stream}/{context.graph.outputs.index(self.node)}:{self.table}"
         database.connect()
         database.create_bookkeeping(BOOKKEEPING)
-        found = database.read(f"SELECT batch_time FROM {BOOKKEEPING} WHERE job = {database.placeholder}", (self.job,))
-        self.committed = found[0][0] if found else None
+        self._read_committed()
         self.declared = database.columns(self.table)
         self.connected = True
         if self.declared is None and not self.create:
@@ -144,6 +143,12 @@ class DatabaseWriter:
                                "create it, or add --create")
         if self.declared is not None and self.columns:
             self._check_columns(self.columns)
+
+    def _read_committed(self) -> None:
+        """The newest batch time this output's bookkeeping row says the table holds."""
+        database = self.database
+        found = database.read(f"SELECT batch_time FROM {BOOKKEEPING} WHERE job = {database.placeholder}", (self.job,))
+        self.committed = found[0][0] if found else None
 
     def _check_columns(self, columns: tuple[str, ...]) -> None:
         missing = [c for c in columns if c not in self.declared]

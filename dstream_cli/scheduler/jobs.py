@@ -230,10 +230,7 @@ class JobScheduler:
         quiet_since = time.monotonic()
         run_here = 0
         while True:
-            if not stopping and self._should_stop(deadline):
-                stopping = True
-                for stream in self.inputs:
-                    stream.stop()
+            stopping = stopping or self._stop_inputs_if_asked(deadline)
             for stream in self.inputs:
                 stream.check()
             now = self.clock.now_ms()
@@ -246,10 +243,7 @@ class JobScheduler:
             idle = idle_timeout is not None and (time.monotonic() - quiet_since) * 1000 >= idle_timeout
             limit = self._event_limit(nodes, close_all=finished or idle)
             while limit is not None:
-                if not stopping and self._should_stop(deadline):
-                    stopping = True  # within a batch's work, whatever the batches are doing
-                    for stream in self.inputs:
-                        stream.stop()
+                stopping = stopping or self._stop_inputs_if_asked(deadline)  # within a batch, whatever they do
                 following = self._next_event_batch(t, nodes, limit, stopping)
                 if following is None:
                     break
@@ -265,6 +259,14 @@ class JobScheduler:
             if not taken and not unread:
                 self.wake.wait(0.005)
                 self.wake.clear()
+
+    def _stop_inputs_if_asked(self, deadline) -> bool:
+        """A stop was asked for: the inputs stop receiving; True."""
+        if not self._should_stop(deadline):
+            return False
+        for stream in self.inputs:
+            stream.stop()
+        return True
 
     @staticmethod
     def _event_limit(nodes: list, close_all: bool) -> int | None:

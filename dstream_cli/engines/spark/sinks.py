@@ -28,8 +28,9 @@ class PartitionDatabaseWriter(DatabaseWriter):
         self.label = label
 
     def _already_written(self, t: int) -> bool:
-        # read afresh every batch: an earlier attempt of this task, in another process, may have committed it
-        self._guarded(self._connect)
+        # read afresh every batch, on the kept connection: an earlier attempt of this task, in another process,
+        # may have committed it
+        self._guarded(self._read_committed if self.connected else self._connect)
         return self.committed is not None and t <= self.committed
 
     def _report(self, misfits: list, t: int) -> None:
@@ -42,39 +43,52 @@ class PartitionDatabaseWriter(DatabaseWriter):
         self.connected = False
 
 
-class DatabaseTarget:
-    """What an executor needs to write a partition: picklable, and the key of its writer in each process."""
+class ExecutorTarget:
+    """What an executor needs to write one partition of a batch (picklable): its writer, made once per executor
+    process and kept, then ``writer(batch, t)`` retried as on the local engine."""
 
-    def __init__(self, settings: dict, job: str, label: str, retries: int) -> None:
-        self.settings, self.job, self.label, self.retries = settings, job, label, retries
-
-    def write(self, t: int, records) -> None:
-        from pyspark import TaskContext
-
-        partition = TaskContext.get().partitionId()
-        key = (self.job, partition)
-        writer = _WRITERS.get(key)
-        if writer is None:
-            writer = _WRITERS[key] = PartitionDatabaseWriter(self.settings, f"{self.job}/p{partition}", self.label)
-        batch = list(records)
-        write_with_retries(lambda: writer(batch, t), self.label, self.retries, sys.stderr)
-
-
-class KafkaTarget:
-    """``save-to-kafka`` from an executor: the local engine's idempotent producer, one per executor process."""
-
-    def __init__(self, topic: str, brokers: str, fmt: str, timeout_s: float, label: str, retries: int) -> None:
-        self.args = (topic, brokers, fmt, timeout_s)
+    def __init__(self, label: str, retries: int) -> None:
         self.label, self.retries = label, retries
 
     def write(self, t: int, records) -> None:
-        from ...kafka.writer import KafkaWriter
-
-        writer = _WRITERS.get(self.args)
+        key, make = self.writer()
+        writer = _WRITERS.get(key)
         if writer is None:
-            writer = _WRITERS[self.args] = KafkaWriter(*self.args)
+            writer = _WRITERS[key] = make()
         batch = list(records)
         write_with_retries(lambda: writer(batch, t), self.label, self.retries, sys.stderr)
+
+    def writer(self):
+        """(the writer's key in this process, how to make it)"""
+        raise NotImplementedError
+
+
+class DatabaseTarget(ExecutorTarget):
+    """A database output: one writer, and one bookkeeping row, per partition."""
+
+    def __init__(self, settings: dict, job: str, label: str, retries: int) -> None:
+        super().__init__(label, retries)
+        self.settings, self.job = settings, job
+
+    def writer(self):
+        from pyspark import TaskContext
+
+        partition = TaskContext.get().partitionId()
+        return (self.job, partition), lambda: PartitionDatabaseWriter(self.settings, f"{self.job}/p{partition}",
+                                                                      self.label)
+
+
+class KafkaTarget(ExecutorTarget):
+    """``save-to-kafka``: the local engine's idempotent producer, one per executor process."""
+
+    def __init__(self, topic: str, brokers: str, fmt: str, timeout_s: float, label: str, retries: int) -> None:
+        super().__init__(label, retries)
+        self.args = (topic, brokers, fmt, timeout_s)
+
+    def writer(self):
+        from ...kafka.writer import KafkaWriter
+
+        return self.args, lambda: KafkaWriter(*self.args)
 
 
 #: the writers of this executor process (PySpark reuses its Python workers from task to task)
