@@ -201,11 +201,12 @@ class ChainBuilder:
         return s
 
     def _emit(self, s, a, label):
-        s.emit(a.get("format") or "tsv")
+        s.emit(a.get("format") or "tsv", header=bool(a.get("header")))
         return s
 
     def _save_as_text_files(self, s, a, label):
-        s.save_as_text_files(a["prefix"], a.get("suffix"), a.get("format") or "text", a.get("layout") or "dstream")
+        s.save_as_text_files(a["prefix"], a.get("suffix"), a.get("format") or "text", a.get("layout") or "dstream",
+                             header=bool(a.get("header")))
         return s
 
     def _save_to_kafka(self, s, a, label):
@@ -219,5 +220,5 @@ class ChainBuilder:
 
     def _foreach_batch(self, s, a, label):
         timeout = {"timeout": _ms(a["timeout"])} if a.get("timeout") else {}
-        s.run_command_per_batch(a["command"], a.get("format") or "tsv", **timeout)
+        s.run_command_per_batch(a["command"], a.get("format") or "tsv", header=bool(a.get("header")), **timeout)
         return s

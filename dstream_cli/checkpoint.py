@@ -220,7 +220,8 @@ class CheckpointStore:
         paths = [p for p in glob.glob(os.path.join(self.directory, "checkpoint-*.json")) if _NAME.search(p)]
         return sorted(paths, key=lambda p: int(_NAME.search(p).group(1)), reverse=True)
 
-    def write(self, graph, t: int, batch_ms: int, zero_ms: int, stream_id: str | None = None) -> None:
+    def write(self, graph, t: int, batch_ms: int, zero_ms: int, stream_id: str | None = None,
+              last_received: int | None = None) -> None:
         nodes = graph.stateful_nodes()
         base = self._previous if self._previous and len(self._needs[self._previous[0]]) < FULL_EVERY else None
         entries, changed = [], []
@@ -232,6 +233,8 @@ class CheckpointStore:
             entries.append(encode(node.snapshot(t) if changes is None else changes, where))
         document = {"format": FORMAT, "version": VERSION, "batch_ms": batch_ms, "zero_ms": zero_ms,
                     "time": t, "chain": graph.fingerprint(), "nodes": entries}
+        if last_received is not None:
+            document["last_received"] = last_received  # the windows' last slide after the end of input follows it
         if stream_id is not None:
             document["stream"] = stream_id  # which stream this is, across restarts (outputs keyed on it)
         if changed:

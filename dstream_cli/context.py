@@ -57,6 +57,9 @@ class StreamingContext:
     A context whose inputs are all queues ends when they are empty, at once on a simulated clock; with
     *until_stopped* it runs on the system clock until ``stop()``, giving empty batches once the queues are
     empty, as Spark does (for tests ported from PySpark that start, sleep and stop).
+    With *header*, a text input read as ``csv`` or ``tsv`` takes its first line as the names of its columns and
+    gives each later line as a dict of them (a file of a watched directory repeats the header, and gives no row
+    for it).
     """
 
     #: the context that was started and has not stopped yet (Spark's ``getActive``)
@@ -68,7 +71,7 @@ class StreamingContext:
                  wal: bool = False, max_backlog: int | None = DEFAULT_MAX_BACKLOG, stdout=None,
                  stderr=None, start_fresh: bool = False,
                  max_backlog_bytes: int | None = DEFAULT_MAX_BACKLOG_BYTES, checkpoint_interval=None,
-                 event_time=None, partitions: int = 1, until_stopped: bool = False) -> None:
+                 event_time=None, partitions: int = 1, until_stopped: bool = False, header: bool = False) -> None:
         self.batch_ms = parse_duration(batch_interval)
         self.checkpoint_interval_ms = default_checkpoint_interval(self.batch_ms)
         if checkpoint_interval is not None:
@@ -85,6 +88,7 @@ class StreamingContext:
         self.graph = DStreamGraph()
         self.record_errors = RecordErrors(on_error, dead_letter)
         self.max_line_bytes = max_line_bytes
+        self.header = header  # with fmt csv or tsv, the first line of each text input names its columns
         self.max_backlog = max_backlog
         self.max_backlog_bytes = max_backlog_bytes
         self._stdout, self._stderr = stdout, stderr
@@ -206,7 +210,8 @@ class StreamingContext:
 
     def queue_file_stream(self, stream, name: str = "queue", fmt: str = "text"):
         """Batches from a text stream in the ``--queue`` file layout (an empty line ends a batch)."""
-        return QueueInputDStream(self, name, queue_file_batches(stream, self.max_line_bytes), fmt).formatted()
+        batches = queue_file_batches(stream, self.max_line_bytes, quoted=fmt == "csv")
+        return QueueInputDStream(self, name, batches, fmt).formatted()
 
     def text_stream(self, stream, name: str = "stdin", fmt: str = "text"):
         """Lines of an open file or pipe (``sys.stdin``), read as they arrive, one record per line."""
@@ -265,9 +270,12 @@ class StreamingContext:
     def kafka_stream(self, uri: str, name: str = "kafka", fmt: str = "text"):
         """Spark's direct Kafka stream: ``kafka://HOST:PORT[,...]/TOPIC[,...]?group=G&start=earliest|latest``
         (``records=json`` gives key, value, topic, partition, offset and timestamp as a JSON line; other
-        query keys go to the client). Needs ``pip install 'dstream[kafka]'``."""
+        query keys go to the client). Needs ``pip install 'dstream-cli[kafka]'``."""
         from .kafka.direct import DirectKafkaInputDStream, parse_kafka_uri
 
+        if self.header and fmt in ("csv", "tsv"):
+            raise UsageError(f"--header takes the first line of a text input as its header; the messages of a Kafka "
+                             f"input ({name}) have none")
         return DirectKafkaInputDStream(self, name, parse_kafka_uri(uri, name), fmt).formatted()
 
     def receiver_stream(self, receiver: Receiver, name: str | None = None, fmt: str | None = None):

@@ -70,6 +70,12 @@ class DStream:
         horizon = t - self.remember_ms
         return any(len(batch) for u, batch in self.generated.items() if u > horizon)
 
+    def last_time_reached(self, t: int) -> int:
+        """The latest time at which this node's batch can hold something its inputs received by *t*: one window
+        length past *t* for a window, *t* otherwise (a state keeps what it holds, but no batch after *t* brings
+        it anything new)."""
+        return max((parent.last_time_reached(t) for parent in self.dependencies), default=t)
+
     def fast_forward(self, t: int) -> None:
         """Continue at *t* as if every batch before it had been empty (--event-time crossing a quiet gap)."""
         self.generated.clear()
@@ -342,14 +348,16 @@ class DStream:
     def pprint(self, num: int = 10) -> None:
         outputs.ForEachDStream(self, outputs.PrettyPrinter(self.context.stdout, num), retryable=False)
 
-    def emit(self, fmt: str = "tsv") -> None:
-        outputs.ForEachDStream(self, outputs.Emitter(self.context.stdout, fmt), retryable=False)
+    def emit(self, fmt: str = "tsv", header: bool = False) -> None:
+        """Every element on stdout, one per line; *header* (csv, tsv) writes a header row first, named by the
+        first record (a dict's keys, key and value for pairs)."""
+        outputs.ForEachDStream(self, outputs.Emitter(self.context.stdout, fmt, header), retryable=False)
 
     def save_as_text_files(self, prefix: str, suffix: str | None = None, fmt: str = "text",
-                           layout: str = "dstream") -> None:
+                           layout: str = "dstream", header: bool = False) -> None:
         """``PREFIX-TIME_IN_MS[.SUFFIX]`` per batch: a file, or with *layout* ``"spark"`` Spark's directory of
-        ``part-NNNNN`` files and ``_SUCCESS``."""
-        outputs.ForEachDStream(self, outputs.TextFilesWriter(prefix, suffix, fmt, layout))
+        ``part-NNNNN`` files and ``_SUCCESS``; *header* (csv, tsv) starts each file with a header row."""
+        outputs.ForEachDStream(self, outputs.TextFilesWriter(prefix, suffix, fmt, layout, header))
 
     def save_to_kafka(self, topic: str, brokers: str, fmt: str = "text", timeout="30s") -> None:
         """Each element as a message of *topic* (a (key, value) pair keyed by its key), with the idempotent
@@ -364,15 +372,16 @@ class DStream:
         per batch, exactly once with a checkpoint. *mode* ``append`` inserts, ``upsert`` updates the rows with
         the same *key* columns (default ``key``), ``replace`` makes the table the latest batch. Pairs fill
         columns ``key, value``; *columns* names tuple fields or picks dict fields; *create* makes a missing
-        table with types taken from the first batch. PostgreSQL needs ``pip install 'dstream[postgres]'``."""
+        table with types taken from the first batch. PostgreSQL needs ``pip install 'dstream-cli[postgres]'``."""
         from .databases.writer import DatabaseWriter
 
         outputs.ForEachDStream(self, DatabaseWriter(url, table, mode, key, columns, create))
 
-    def run_command_per_batch(self, command: str, fmt: str = "tsv", timeout="5m") -> None:
-        """``sh -c command`` per non-empty batch; one still running after *timeout* (a duration) is killed."""
+    def run_command_per_batch(self, command: str, fmt: str = "tsv", timeout="5m", header: bool = False) -> None:
+        """``sh -c command`` per non-empty batch; one still running after *timeout* (a duration) is killed;
+        *header* (csv, tsv) starts each batch's input with a header row."""
         timeout_s = None if timeout is None else parse_duration(timeout) / 1000
-        outputs.ForEachDStream(self, outputs.CommandRunner(command, fmt, self.context.stdout, timeout_s))
+        outputs.ForEachDStream(self, outputs.CommandRunner(command, fmt, self.context.stdout, timeout_s, header))
 
     def _label(self, default: str) -> str:
         return self.context.naming_label(default)

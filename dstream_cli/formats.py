@@ -9,6 +9,8 @@ from typing import Callable
 
 import orjson
 
+from .errors import RECORD_ERRORS, shorten
+
 INPUT_FORMATS = ("text", "json", "csv", "tsv")
 OUTPUT_FORMATS = ("tsv", "json", "csv", "repr", "text")
 
@@ -83,6 +85,70 @@ def batch_parser(fmt: str) -> Callable[[list], list]:
         return _parse_tsv_batch
     parse = line_parser(fmt) or str
     return lambda lines: list(map(parse, lines))
+
+
+class HeaderRows:
+    """``--header``: the first line of an input names the columns, and every later line is a dict of them, as
+    csv.DictReader, mlr and pandas read a CSV file. A line equal to the header is that header again (the next
+    file of a directory, stdin of a restarted run) and gives no row; an empty line gives none either."""
+
+    def __init__(self, fmt: str) -> None:
+        self.fmt = fmt
+        self.parse = line_parser(fmt)
+        self.line: str | None = None  # the header as it was read: kept in the checkpoint
+        self.columns: list[str] | None = None
+
+    def restore(self, line: str | None) -> None:
+        self.line = line
+        self.columns = None if line is None else self.parse(line)
+
+    def rows(self, lines: list, reject) -> list[dict]:
+        """The rows of *lines*; ``reject(raw, reason)`` is told of a line that is not one."""
+        rows = []
+        for line in lines:
+            if not line or line == self.line:
+                continue
+            try:
+                fields = self.parse(line)
+            except RECORD_ERRORS as exc:  # noqa: BLE001 - csv fails in its own ways
+                reject(line, f"not valid {self.fmt}: {exc}")
+                continue
+            if self.columns is None:
+                self.line, self.columns = line, fields
+            elif len(fields) != len(self.columns):
+                reject(line, f"{len(fields)} fields where the header has {len(self.columns)} "
+                             f"({','.join(self.columns)})")
+            else:
+                rows.append(dict(zip(self.columns, fields)))
+        return rows
+
+
+def header_columns(record) -> list:
+    """The columns a written header names: a dict's keys, or key and value for a pair."""
+    if isinstance(record, dict):
+        return list(record)
+    if isinstance(record, (tuple, list)) and len(record) == 2:
+        return ["key", "value"]
+    raise ValueError(f"a {type(record).__name__} ({shorten(record)}) has no column names: it writes dicts (as "
+                     "--format csv --header reads them) and (key, value) pairs")
+
+
+def _row(record, columns: list) -> tuple:
+    if not isinstance(record, dict):
+        header_columns(record)  # a pair, or the error that says what --header writes
+        return tuple(record)
+    if len(record) != len(columns) or any(key not in record for key in columns):
+        extra = [str(key) for key in record if key not in columns]
+        if extra:
+            raise ValueError(f"a record has {', '.join(extra)}, which the header ({','.join(map(str, columns))}) "
+                             f"has not: {shorten(record)}")
+    return tuple(record.get(key, "") for key in columns)
+
+
+def render_with_header(batch: list, fmt: str, columns: list, header: bool) -> str:
+    """The batch as rows of *columns* (csv or tsv), after a header line of them when *header*."""
+    rows = [_row(record, columns) for record in batch]
+    return render(([tuple(map(str, columns))] if header else []) + rows, fmt)
 
 
 def _json_default(value):

@@ -1,4 +1,5 @@
-"""Files that must survive a crash: atomic whole-file writes, fsynced appends, and a directory lock.
+"""Files that must survive a crash: atomic whole-file writes, fsynced appends, and a directory lock; and our
+stdout once its reader has gone.
 
 Used by checkpoints, the write-ahead log, the dead letter and file outputs; nothing here knows
 about DStreams.
@@ -8,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import sys
 import tempfile
 
 from .errors import UsageError
@@ -125,3 +127,13 @@ class DirectoryLock:
             self._fd = None
 
     __del__ = release
+
+
+def silence_stdout() -> None:
+    """The reader of our stdout went away (``| head``): point stdout at /dev/null, so that the final flush and any
+    later print cannot fail again, as a Unix filter ends quietly there."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

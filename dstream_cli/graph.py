@@ -54,6 +54,10 @@ class DStreamGraph:
             node.released_once_read = (not remember_ms and bool(node.readers)
                                        and all(reader.reads_parents_once for reader in node.readers))
 
+    def last_time_reached(self, t: int) -> int:
+        """The last batch time at which an output can still see records its inputs received by *t*."""
+        return max((output.last_time_reached(t) for output in self.outputs), default=t)
+
     def stateful_nodes(self) -> list[DStream]:
         """The nodes a checkpoint saves: all but the outputs, which may change between runs."""
         return [node for node in self.nodes() if node not in self.outputs]

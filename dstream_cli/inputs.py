@@ -9,9 +9,10 @@ from typing import Iterable, Iterator
 
 from .dstream import DStream
 from .errors import BadRecord, DstreamError
+from .formats import HeaderRows
 from .receivers.base import Receiver, ReceiverSupervisor
 from .receivers.blocks import BadRaw, Block, BlockBuffer
-from .receivers.lines import LineSplitter, read_chunk
+from .receivers.lines import LineSplitter, as_line_position, read_chunk
 
 
 class InputDStream(DStream):
@@ -22,6 +23,8 @@ class InputDStream(DStream):
         self.name = name
         self.label = f"input {name}" + (f" (--format {fmt})" if fmt not in (None, "text") else "")
         self.fmt = fmt
+        # --header: the input's lines become dicts here, where they come in order, not in a parse step
+        self.header = HeaderRows(fmt) if context.header and fmt in ("csv", "tsv") else None
         self.allocated: dict[int, Block] = {}
         self.records_in = 0
         context.graph.add_input(self)
@@ -49,7 +52,10 @@ class InputDStream(DStream):
             reject = self.context.record_errors.rejecter(t, self.name)
             for bad in block.bad:
                 reject(self.label, bad.raw, BadRecord(bad.reason))
-        return block.records
+        if self.header is None:
+            return block.records
+        reject = self.context.record_errors.rejecter(t, self.name)
+        return self.header.rows(block.records, lambda raw, reason: reject(self.label, raw, BadRecord(reason)))
 
     def take(self, arrival_ms: int, report_as: int) -> list:
         """Everything received up to *arrival_ms*, outside any batch: --event-time cuts batches by the records'
@@ -66,7 +72,7 @@ class InputDStream(DStream):
         with ``event_time``, its records in the batches of their own times."""
         from .ops.batch import parse_step
 
-        parse = None if self.fmt in (None, "text") else parse_step(self.fmt, self.label)
+        parse = None if self.fmt in (None, "text") or self.header else parse_step(self.fmt, self.label)
         if self.context.event_time is not None:
             from .eventtime import EventTimeDStream
 
@@ -98,6 +104,10 @@ class InputDStream(DStream):
     def backlog(self) -> int:
         return 0
 
+    def bytes_read(self) -> tuple[int, int] | None:
+        """(bytes given to batches so far, size) of an input read from a file of known size; else None."""
+        return None
+
     def position(self):
         """Where a replayable input stands after the last allocated batch (for checkpoints)."""
         return None
@@ -128,11 +138,15 @@ class InputDStream(DStream):
     def snapshot(self, t: int) -> dict:
         data = super().snapshot(t)
         data["position"] = self.position()
+        if self.header is not None:
+            data["header"] = self.header.line  # a file resumed past its first line still has its columns
         return data
 
     def restore(self, data: dict) -> None:
         super().restore(data)
         self.seek(data.get("position"))  # None: from the start (a checkpoint written before any input)
+        if self.header is not None:
+            self.header.restore(data.get("header"))
 
 
 class InputFailed(DstreamError):
@@ -212,7 +226,9 @@ class ReceiverInputDStream(InputDStream):
         self.replayable = hasattr(receiver, "seek")
         self.log = None if self.replayable else context.write_ahead_log(name)
         self.buffer = BlockBuffer(self.log, context.max_backlog, context.max_backlog_bytes)
-        if self.log is None and hasattr(receiver, "chunked"):
+        # a CSV record may hold newlines inside quotes: it is cut where the quotes close, line by line
+        receiver.quoted_newlines = fmt == "csv"
+        if self.log is None and hasattr(receiver, "chunked") and fmt != "csv" and self.header is None:
             receiver.chunked = True
         self.supervisor: ReceiverSupervisor | None = None
         self._seek_to = None
@@ -286,6 +302,12 @@ class ReceiverInputDStream(InputDStream):
     def backlog(self) -> int:
         return self.buffer.backlog()
 
+    def bytes_read(self) -> tuple[int, int] | None:
+        size = self.receiver.size()
+        if size is None or self.log is not None:  # a logged input's position is the log's, not an offset
+            return None
+        return as_line_position(self.buffer.position)[0], size
+
     def position(self):
         return self.buffer.position if self.replayable or self.log is not None else None
 
@@ -298,10 +320,10 @@ class ReceiverInputDStream(InputDStream):
         self.buffer.position = position
 
 
-def queue_file_batches(stream, max_line_bytes: int) -> Iterator[Block]:
+def queue_file_batches(stream, max_line_bytes: int, quoted: bool = False) -> Iterator[Block]:
     """Batches of a ``--queue`` file, read lazily: an empty line ends a batch, so a leading one or two in
     a row make an empty batch; the last batch needs no empty line after it."""
-    splitter = LineSplitter(max_line_bytes)
+    splitter = LineSplitter(max_line_bytes, quoted=quoted)
     records: list = []
     bad: list[BadRaw] = []
     while True:

@@ -27,6 +27,9 @@ class BatchInfo:
     keys_in_state: int | None
     rate_limit: float | None = None
     late: int = 0  # --event-time: records that came after their batch was computed
+    # inputs read from files of known size: bytes given to batches so far, and their size (None: no such input)
+    read_bytes: int | None = None
+    total_bytes: int | None = None
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -10,8 +10,8 @@ import time
 from typing import Callable
 
 from .dstream import DStream
-from .errors import OutputFailed
-from .formats import render
+from .errors import OutputFailed, StageFailed, UsageError
+from .formats import header_columns, render, render_with_header
 from .labels import batch_time_text
 from .fsio import remove_tree_or_file, write_atomically, write_directory_atomically
 
@@ -113,25 +113,58 @@ class PrettyPrinter:
         self.stdout().flush()
 
 
-class Emitter:
-    """Every element on stdout, one per line, flushed once per batch."""
+def require_header_format(fmt: str, header: bool) -> None:
+    if header and fmt not in ("csv", "tsv"):
+        raise UsageError(f"--header writes a header row for --format csv or tsv, not {fmt}")
 
-    def __init__(self, stdout, fmt: str = "tsv") -> None:
+
+def render_file(batch: list, fmt: str, header: bool) -> str:
+    """A whole file of *batch*: with *header*, a header row first, named by the first record."""
+    if not header or not batch:
+        return render(batch, fmt)
+    return _with_header(batch, fmt, None)
+
+
+def _with_header(batch: list, fmt: str, columns: list | None) -> str:
+    """The rows of *batch* by *columns*, after a header row of the first record's own when *columns* is None."""
+    try:
+        return render_with_header(batch, fmt, columns or header_columns(batch[0]), header=columns is None)
+    except ValueError as exc:
+        raise StageFailed(f"--header: {exc}") from None
+
+
+class Emitter:
+    """Every element on stdout, one per line, flushed once per batch; with *header* (csv, tsv), a header row
+    before the first, named by the first record: stdout is one file."""
+
+    def __init__(self, stdout, fmt: str = "tsv", header: bool = False) -> None:
+        require_header_format(fmt, header)
         self.stdout = stdout
         self.fmt = fmt
+        self.header = header
+        self.columns: list | None = None  # once the header row is written
 
     def __call__(self, batch: list, t: int) -> None:
-        if batch:
-            out = self.stdout()
-            out.write(render(batch, self.fmt))
-            out.flush()
+        if not batch:
+            return
+        if self.header:
+            text = _with_header(batch, self.fmt, self.columns)
+            self.columns = self.columns or header_columns(batch[0])
+        else:
+            text = render(batch, self.fmt)
+        out = self.stdout()
+        out.write(text)
+        out.flush()
 
 
 class TextFilesWriter:
     """``PREFIX-TIME_IN_MS[.SUFFIX]`` per batch (Spark ``saveAsTextFiles``), written whole or not at all: a file,
     or with *layout* ``"spark"`` a directory holding ``part-00000`` and ``_SUCCESS`` as Spark writes it."""
 
-    def __init__(self, prefix: str, suffix: str | None = None, fmt: str = "text", layout: str = "dstream") -> None:
+    def __init__(self, prefix: str, suffix: str | None = None, fmt: str = "text", layout: str = "dstream",
+                 header: bool = False) -> None:
+        require_header_format(fmt, header)
+        self.header = header
         self.prefix = prefix
         self.suffix = suffix
         self.fmt = fmt
@@ -154,7 +187,7 @@ class TextFilesWriter:
                 remove_tree_or_file(os.path.join(directory, entry))
 
     def __call__(self, batch: list, t: int) -> None:
-        data = render(batch, self.fmt).encode("utf-8", "surrogateescape")
+        data = render_file(batch, self.fmt, self.header).encode("utf-8", "surrogateescape")
         if self.layout == "spark":
             write_directory_atomically(self.path_for(t), {"part-00000": data, "_SUCCESS": b""})
         else:
@@ -179,7 +212,9 @@ class CommandRunner:
     The command runs in a process group of its own; one still running after *timeout_s* is killed with
     all it started, and the batch counts as failed (retried like any output)."""
 
-    def __init__(self, command: str, fmt: str, stdout, timeout_s: float | None) -> None:
+    def __init__(self, command: str, fmt: str, stdout, timeout_s: float | None, header: bool = False) -> None:
+        require_header_format(fmt, header)
+        self.header = header
         self.command = command
         self.fmt = fmt
         self.stdout = stdout
@@ -191,7 +226,7 @@ class CommandRunner:
         if self.stdout is not None:
             self.stdout().flush()  # keep our earlier output ahead of the command's
         environment = dict(os.environ, DSTREAM_BATCH_TIME=str(t))
-        data = render(batch, self.fmt).encode("utf-8", "surrogateescape")
+        data = render_file(batch, self.fmt, self.header).encode("utf-8", "surrogateescape")
         process = subprocess.Popen(["sh", "-c", self.command], stdin=subprocess.PIPE, env=environment,
                                    start_new_session=True)
         RUNNING_COMMANDS.add(process.pid)

@@ -65,6 +65,10 @@ def render() -> str:
             " and output stages write each batch's result. A chain without an output stage ends with emit."),
         ".PP", esc("Durations: 250ms, 2s, 1.5s, 5m, 1h; a bare number means seconds. Window LENGTH and SLIDE must be"
                    " multiples of --batch (SLIDE defaults to it)."),
+        ".PP", esc("When every input is finite and has ended (stdin, file:, --queue), the run goes on at once, without"
+                   " waiting for the clock, through the last slide of any window that still holds records, then"
+                   " ends: 'seq 1 5 | dstream window 30s 10s count emit' prints its three windows. A stop (stop file,"
+                   " SIGTERM, --run-for) and --batches end where they are; update-state is not carried on."),
         ".SH GLOBAL OPTIONS", *option_lines(app),
         ".SH EXPRESSIONS",
         esc("An expression is Python source. One that starts with lambda is used as it is; otherwise it is the body"
@@ -102,10 +106,10 @@ def render() -> str:
                          " reset=earliest|latest|fail (default fail, exit 1) decides; other query keys go to the"
                          " client. --max-rate is per partition. save-to-kafka TOPIC"
                          " --brokers HOST:PORT writes with the idempotent producer (at least once). Needs"
-                         " pip install 'dstream[kafka]'."),
+                         " pip install 'dstream-cli[kafka]'."),
         ".SH DATABASES", esc("save-to-db URL TABLE writes each batch in one transaction to SQLite (sqlite:///RELATIVE.db,"
                              " sqlite:////ABSOLUTE.db; WAL mode; a path only) or PostgreSQL (postgresql://USER@HOST:PORT/DB, through"
-                             " COPY; pip install 'dstream[postgres]'; a password comes from the URL, PGPASSWORD,"
+                             " COPY; pip install 'dstream-cli[postgres]'; a password comes from the URL, PGPASSWORD,"
                              " PGSERVICE or ~/.pgpass and is never printed). Pairs fill columns key and value;"
                              " --columns names the fields of tuples or picks those of dicts; --create makes a missing"
                              " table with types from the first batch (STRICT in SQLite). --mode append inserts,"
@@ -126,7 +130,7 @@ def render() -> str:
                               " on a gap. Times of the years 1 to 9999 are batches; others are bad records. Inside a"
                               " batch, records are in event-time order. --checkpoint saves the watermark and the open batches. On --engine spark the driver cuts the"
                               " batches this way and Spark computes them on its manual clock (no --checkpoint there)."),
-        ".SH SPARK", esc("--engine spark runs the same chain on Apache Spark (pip install 'dstream[spark]'; Java 17):"
+        ".SH SPARK", esc("--engine spark runs the same chain on Apache Spark (pip install 'dstream-cli[spark]'; Java 17):"
                          " every stage is its PySpark DStream method and expressions are compiled as on the local"
                          " engine. --master defaults to local[*]; spark://, yarn and k8s:// URLs go to Spark as they"
                          " are; --spark-conf KEY=VALUE sets any property. --socket is socketTextStream and --watch"
@@ -147,13 +151,18 @@ def render() -> str:
                          " retried task or a recomputed batch writes nothing twice; SQLite needs a local master."
                          " Spark's JVM runs in its own session: a signal to dstream's whole process group stops the"
                          " run gracefully. An unreachable spark:// master is one line, exit 1. Options with no Spark"
-                         " counterpart (--workers, --on-error skip, --glob) exit 2 naming them."
+                         " counterpart (--workers, --on-error skip, --glob, --header) exit 2 naming them."
                          " Executors use this Python (PYSPARK_PYTHON); --import modules that are files in the current"
                          " directory are shipped to them."),
         ".SH FILES", esc("With --checkpoint DIR, DIR/checkpoint-TIME.json holds the state at TIME, written every"
                          " --checkpoint-interval and after the last batch; update-state is saved as the keys changed"
                          " since the previous checkpoint, every tenth whole; the newest two are kept with the files"
                          " they build on (format in README.md)."),
+        ".SH SHELL COMPLETION",
+        esc("Stages, options and their choices complete with Tab once the shell is told (click's completion):"),
+        ".TP", "bash (~/.bashrc)", esc('eval "$(_DSTREAM_COMPLETE=bash_source dstream)"'),
+        ".TP", "zsh (~/.zshrc)", esc('eval "$(_DSTREAM_COMPLETE=zsh_source dstream)"'),
+        ".TP", "fish (~/.config/fish/completions/dstream.fish)", esc("_DSTREAM_COMPLETE=fish_source dstream | source"),
         ".SH EXIT STATUS",
         ".TP", "0", "Success, including a reader of stdout that went away (dstream ... | head).",
         ".TP", "1", esc("A runtime failure: a bad record under --on-error fail, an output that kept failing."),

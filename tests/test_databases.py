@@ -216,7 +216,7 @@ def test_without_the_postgres_extra_the_message_says_what_to_install(tmp_path):
                              "postgresql://u:pw@127.0.0.1:1/db", "t"], input="a\n", capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr == ("dstream: stage 1 (save-to-db): save-to-db postgresql:// needs psycopg 3: "
-                             "pip install 'dstream[postgres]'\n")
+                             "pip install 'dstream-cli[postgres]'\n")
 
 
 # --- PostgreSQL: credentials ---------------------------------------------------------------------------------

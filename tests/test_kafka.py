@@ -126,7 +126,7 @@ def test_a_missing_client_is_a_one_line_usage_error(tmp_path):
                             capture_output=True, text=True, timeout=30, env=env, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip() == ("dstream: stage 1 (from): Kafka needs the confluent-kafka client: "
-                                     "pip install 'dstream[kafka]'")
+                                     "pip install 'dstream-cli[kafka]'")
 
 
 def test_max_rate_is_per_partition_and_completed_offsets_are_committed_to_the_group(broker, tmp_path):

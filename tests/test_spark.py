@@ -281,7 +281,7 @@ def test_without_pyspark_the_engine_exits_2_with_the_install_line():
     result = subprocess.run([sys.executable, "-c", code, "--engine", "spark", "--queue", "-", "count"],
                             input="a\n", capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2
-    assert result.stderr == ("dstream: --engine spark needs pyspark: pip install 'dstream[spark]' "
+    assert result.stderr == ("dstream: --engine spark needs pyspark: pip install 'dstream-cli[spark]' "
                              "(and Java 17 or newer)\n")
 
 

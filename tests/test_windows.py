@@ -79,9 +79,10 @@ def test_window_with_slide_outputs_only_at_slide_times(entry_point):
         (2000, ["a", "a", "b", "b"]), (4000, ["b", "c"]), (6000, ["c"]), (8000, []), (10000, [])]
 
 
-def test_window_longer_than_the_data(entry_point):
+def test_window_longer_than_the_data_runs_through_its_last_slide(entry_point):
+    """The input ends at 4s; every window that holds any of its records is computed (the last at 63s)."""
     case = dict(cli=["window", "1m", "count"], lib=lambda s: s.window(60, 1).count(), input=DATA)
-    assert entry_point(case) == T([3], [4], [4], [5])
+    assert entry_point(case) == T([3], [4], [4], *[[5]] * 57, [2], [1], [1])
 
 
 def test_stages_after_a_window_run_only_at_slide_times(entry_point):
@@ -140,12 +141,13 @@ def test_a_window_over_an_inverse_window_sees_each_time_its_own_contents():
         assert batch == [pair for u in (t - 2000, t - 1000, t) if u in each for pair in each[u]], t
 
 
-def test_an_inverse_window_killed_between_checkpoints_resumes_to_the_same_files(tmp_path):
+@pytest.mark.parametrize("killed_at", [9000, 18000], ids=["while-reading", "after-the-input-ended"])
+def test_an_inverse_window_killed_between_checkpoints_resumes_to_the_same_files(tmp_path, killed_at):
     from conftest import StallThenKill, files_in, installed_dstream, queue_text
 
     queue = tmp_path / "queue"
     queue.write_text(queue_text([[f"k{(i * j) % 11}" for j in range(i % 5 + 1)] for i in range(16)]))
-    stall = StallThenKill(9000, tmp_path / "stalled")
+    stall = StallThenKill(killed_at, tmp_path / "stalled")
 
     def command(out: str) -> list[str]:
         return [*installed_dstream(), *stall.imports, "--queue", str(queue),
@@ -157,4 +159,5 @@ def test_an_inverse_window_killed_between_checkpoints_resumes_to_the_same_files(
     stall.run(command)
     stall.resume(command)
     straight = files_in(tmp_path / "straight")
-    assert len(straight) == 16 and files_in(tmp_path / "killed") == straight
+    # 16 batches, and the slides to 21 s of the window (6 s) that still holds the last batch
+    assert len(straight) == 21 and files_in(tmp_path / "killed") == straight

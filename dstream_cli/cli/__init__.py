@@ -1,12 +1,12 @@
 """The command line: ``main()`` is the console script; one funnel turns library errors into exit codes."""
 from __future__ import annotations
 
-import os
 import sys
 
 import click
 
 from ..errors import DstreamError
+from ..fsio import silence_stdout
 from ..scheduler import collect_garbage_rarely
 
 
@@ -21,15 +21,6 @@ class ReportedError(click.ClickException):
         click.echo(f"dstream: {self.message}", file=file or sys.stderr)
 
 
-def _silence_stdout() -> None:
-    """The reader went away: point stdout at /dev/null so the final flush cannot fail again."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
-
-
 def invoke_with_funnel(invoke):
     def wrapper(ctx: click.Context):
         try:
@@ -39,7 +30,7 @@ def invoke_with_funnel(invoke):
                 raise
             raise ReportedError(error) from None
         except BrokenPipeError:
-            _silence_stdout()
+            silence_stdout()
             ctx.exit(0)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise

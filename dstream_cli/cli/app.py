@@ -62,6 +62,9 @@ def _start_time(value: str) -> int:
               help="A named input (stdin, tcp://, listen://, dir:, file:, queue:, receiver:, kafka://); repeatable.")
 @click.option("--format", "fmt", type=click.Choice(INPUT_FORMATS), default="text", show_default=True,
               help="How input lines become records.")
+@click.option("--header", is_flag=True,
+              help="With --format csv or tsv: the first line of each input names the columns, and each later line "
+                   "is a dict of them (a file of a --watch directory starts with the same header).")
 @click.option("--start-time", default="0", metavar="MS|ISO", callback=lambda ctx, param, value: _start_time(value),
               help="Queue mode: the stream's zero time; batch i is at (i+1) * --batch after it.")
 @click.option("--checkpoint", type=click.Path(file_okay=False), metavar="DIR",
@@ -121,7 +124,7 @@ def _start_time(value: str) -> int:
 @click.option("--idle-timeout", type=DURATION, metavar="DURATION",
               help="With --event-time: compute the open batches after this long with no new record (live input).")
 @click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True,
-              help="Where the chain runs: in this process (local), or on Apache Spark (needs dstream[spark]).")
+              help="Where the chain runs: in this process (local), or on Apache Spark (needs dstream-cli[spark]).")
 @click.option("--master", default="local[*]", show_default=True, metavar="URL",
               help="With --engine spark: the Spark master (local[N], spark://HOST:PORT, yarn, k8s://...).")
 @click.option("--spark-conf", type=KeyValue(), multiple=True, metavar="KEY=VALUE",

@@ -44,6 +44,8 @@ def run(specs: list[StageSpec], options: dict, explicit: frozenset[str] = frozen
         raise UsageError("--dead-letter needs --on-error skip (or --event-time, for late records)")
     if options["ack"] and not options["wal"]:
         raise UsageError("--ack needs --wal: lines are acknowledged once they are in the write-ahead log")
+    if options["header"] and options["fmt"] not in ("csv", "tsv"):
+        raise UsageError(f"--header names the columns of --format csv or tsv input, not --format {options['fmt']}")
     main_name, inputs = _inputs(options)
     if options["engine"] == "spark":
         from ..engines import spark
@@ -56,7 +58,7 @@ def run(specs: list[StageSpec], options: dict, explicit: frozenset[str] = frozen
         max_backlog=options["max_backlog"], start_fresh=options["start_fresh"],
         max_backlog_bytes=options["max_backlog_bytes"],
         checkpoint_interval=None if options["checkpoint_interval"] is None else f"{options['checkpoint_interval']}ms",
-        event_time=event_time_of(options, namespace),
+        event_time=event_time_of(options, namespace), header=options["header"],
     )
     workers = None
     try:
@@ -68,7 +70,9 @@ def run(specs: list[StageSpec], options: dict, explicit: frozenset[str] = frozen
             from ..workers import WorkerPool
 
             recipe = {"specs": [(spec.name, spec.args) for spec in specs], "inputs": list(factories),
-                      "main_input": main_name, "fmt": options["fmt"], "imports": list(options["imports"]),
+                      # with --header, records reach the workers parsed
+                      "main_input": main_name, "fmt": "text" if options["header"] else options["fmt"],
+                      "imports": list(options["imports"]),
                       "batch_ms": options["batch"]}
             workers = WorkerPool(options["workers"], recipe, sys.stderr)
             workers.attach(context.graph, {name for name, kind in kinds.items() if kind != "receiver"})

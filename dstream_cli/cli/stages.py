@@ -40,6 +40,12 @@ def _window_args(slide_required: bool = False) -> list[click.Parameter]:
     return [Arg(["length"], type=DURATION), Arg(["slide"], type=DURATION, required=slide_required)]
 
 
+def _header(written: str) -> click.Option:
+    return Opt(["--header"], is_flag=True,
+               help=f"With --format csv or tsv, a header row {written}, named by the first record (a dict's keys, "
+                    "key and value for pairs).")
+
+
 def _out_format(default: str) -> click.Option:
     return Opt(["--format"], type=click.Choice(OUTPUT_FORMATS), default=default, show_default=True,
                help="How each element is written: tsv (a tuple's fields joined by tabs; tab, newline, CR and "
@@ -110,13 +116,13 @@ STAGES = [
     _stage("print", "Print the first NUM elements of every batch under a time header (Spark pprint).",
            "dstream count print", Arg(["num"], type=click.IntRange(min=1), required=False)),
     _stage("emit", "Write every element to stdout, one per line.", "dstream count-by-value emit --format json",
-           _out_format("tsv")),
+           _out_format("tsv"), _header("before the first row")),
     _stage("save-as-text-files", "Write each batch to the file PREFIX-TIME_IN_MS[.SUFFIX].",
            "dstream count save-as-text-files out/counts --suffix txt", Arg(["prefix"]),
            Opt(["--suffix"], help="Appended to the file name after a dot."), _out_format("text"),
            Opt(["--layout"], type=click.Choice(["dstream", "spark"]), default="dstream", show_default=True,
                help="dstream: one file per batch; spark: Spark's PREFIX-TIME_IN_MS/part-NNNNN directories "
-                    "(written by the executors with --engine spark).")),
+                    "(written by the executors with --engine spark)."), _header("at the top of each file")),
     _stage("save-to-kafka", "Send each element to the Kafka TOPIC, (key, value) pairs keyed; a batch is done when "
            "every message is acknowledged.",
            "dstream map '(x, 1)' save-to-kafka counts --brokers 127.0.0.1:9092", Arg(["topic"]),
@@ -139,6 +145,7 @@ STAGES = [
                                                 "batch (and --key as its primary key).")),
     _stage("foreach-batch", "Run 'sh -c COMMAND' per non-empty batch, its elements on stdin.",
            "dstream foreach-batch 'wc -l >> counts.log'", Arg(["command"]), _out_format("tsv"),
+           _header("at the top of each batch's input"),
            Opt(["--timeout"], type=DURATION, default="5m", show_default=True,
                help="Kill the command (and what it started) if still running after this long; the batch fails.")),
 ]

@@ -21,7 +21,7 @@ def driver():
     try:
         import psycopg
     except ImportError:
-        raise UsageError("save-to-db postgresql:// needs psycopg 3: pip install 'dstream[postgres]'") from None
+        raise UsageError("save-to-db postgresql:// needs psycopg 3: pip install 'dstream-cli[postgres]'") from None
     return psycopg
 
 

@@ -1,5 +1,5 @@
 """Kafka: the direct input (``direct.py``, Spark's direct stream: offset ranges per batch) and
-``save-to-kafka`` (``writer.py``), through the optional confluent-kafka client (``dstream[kafka]``)."""
+``save-to-kafka`` (``writer.py``), through the optional confluent-kafka client (``dstream-cli[kafka]``)."""
 from __future__ import annotations
 
 from ..errors import UsageError
@@ -12,5 +12,5 @@ def client():
     try:
         import confluent_kafka
     except ImportError:
-        raise UsageError("Kafka needs the confluent-kafka client: pip install 'dstream[kafka]'") from None
+        raise UsageError("Kafka needs the confluent-kafka client: pip install 'dstream-cli[kafka]'") from None
     return confluent_kafka

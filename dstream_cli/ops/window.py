@@ -11,13 +11,20 @@ from .views import PairsView, retire
 INCREMENTAL_MIN_SLIDES = 5
 
 
-class WindowedDStream(DStream):
-    """At time t, every batch of the parent in (t - window, t], oldest first."""
+class WindowingDStream(DStream):
+    """A node whose batch at t is made of its parent's batches in (t - window, t]."""
 
     def __init__(self, parent: DStream, window_ms: int, slide_ms: int) -> None:
         super().__init__(parent.context, [parent], slide_ms)
         self.window_ms = window_ms
         self.parent_remember_extra_ms = window_ms
+
+    def last_time_reached(self, t: int) -> int:
+        return self.last_valid_before(super().last_time_reached(t) + self.window_ms)
+
+
+class WindowedDStream(WindowingDStream):
+    """At time t, every batch of the parent in (t - window, t], oldest first."""
 
     def compute(self, t: int) -> list:
         parent = self.dependencies[0]
@@ -25,7 +32,7 @@ class WindowedDStream(DStream):
         return [record for batch in batches for record in batch]
 
 
-class ReducedWindowedDStream(DStream):
+class ReducedWindowedDStream(WindowingDStream):
     """reduceByKeyAndWindow with an inverse function, as Spark's ``PythonReducedWindowedDStream``.
 
     The parent is the per-batch ``reduce_by_key``. With a window of at least five slides and a
@@ -37,12 +44,10 @@ class ReducedWindowedDStream(DStream):
 
     def __init__(self, parent: DStream, func: Callable, inv_func: Callable, window_ms: int, slide_ms: int,
                  filter_func: Callable | None = None) -> None:
-        super().__init__(parent.context, [parent], slide_ms)
+        super().__init__(parent, window_ms, slide_ms)
         self.func = func
         self.inv_func = inv_func
         self.filter_func = filter_func
-        self.window_ms = window_ms
-        self.parent_remember_extra_ms = window_ms
         self.remember_ms = 2 * slide_ms  # the previous window must outlive one slide, checkpoints included
         self.latest: dict | None = None  # the newest window, which the next slide updates in place
         self.latest_time: int | None = None

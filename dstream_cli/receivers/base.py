@@ -28,6 +28,8 @@ class Receiver:
 
     #: a receiver whose source can end (a file, stdin); socket-like receivers run until stopped
     finite = False
+    #: a line receiver's records are CSV records: a newline inside double quotes does not end one (set by the input)
+    quoted_newlines = False
 
     _supervisor: "ReceiverSupervisor | None" = None
 
@@ -37,6 +39,10 @@ class Receiver:
 
     def on_stop(self) -> None:
         """Release what on_start acquired; threads should notice ``is_stopped()``."""
+
+    def size(self) -> int | None:
+        """How many bytes the source holds in all, where that is known (a file): the live view's percent."""
+        return None
 
     # --- called by the receiver's own threads ---
     def store(self, record_or_records) -> None:

@@ -19,11 +19,14 @@ _KEEP_OF_LONG_LINE = 200
 
 class LineSplitter:
     """With *chunked*, a read whose lines are all good comes out as one LineChunk (its bytes) rather than a
-    list of str: see chunks.py."""
+    list of str: see chunks.py. With *quoted* (CSV), a newline inside double quotes does not end the line: a
+    quoted field may hold newlines, and the record is every line up to where its quotes close."""
 
-    def __init__(self, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, chunked: bool = False) -> None:
+    def __init__(self, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, chunked: bool = False,
+                 quoted: bool = False) -> None:
         self.max_line_bytes = max_line_bytes
-        self.chunked = chunked
+        self.chunked = chunked and not quoted
+        self.quoted = quoted
         self._pending = b""
         self._discarding = 0  # bytes of an over-long line skipped so far
 
@@ -43,6 +46,8 @@ class LineSplitter:
                 return [], bad
             bad.append(self._too_long(self._pending, self._discarding + newline))
             self._pending, self._discarding, start = b"", 0, newline + 1
+        if self.quoted:
+            return self._feed_quoted(chunk[start:], bad)
         last = chunk.rfind(b"\n", start)
         if last < 0:
             self._pending += chunk[start:]
@@ -53,6 +58,22 @@ class LineSplitter:
         data = self._pending + chunk[start:last] if self._pending else chunk[start:last]
         self._pending = chunk[last + 1:]
         lines, more_bad = self._split(data)
+        if len(self._pending) > self.max_line_bytes:
+            self._discarding = len(self._pending)
+            self._pending = self._pending[:_KEEP_OF_LONG_LINE]
+        return lines, bad + more_bad
+
+    def _feed_quoted(self, chunk: bytes, bad: list) -> tuple[list[str], list[BadRaw]]:
+        data = self._pending + chunk
+        last = _last_record_end(data)
+        if last < 0:
+            self._pending = data
+            if len(self._pending) > self.max_line_bytes:
+                self._discarding = len(self._pending)
+                self._pending = self._pending[:_KEEP_OF_LONG_LINE]
+            return [], bad
+        self._pending = data[last + 1:]
+        lines, more_bad = self._split(data[:last])
         if len(self._pending) > self.max_line_bytes:
             self._discarding = len(self._pending)
             self._pending = self._pending[:_KEEP_OF_LONG_LINE]
@@ -70,6 +91,9 @@ class LineSplitter:
         return self._split(data)
 
     def _split(self, data: bytes) -> tuple[list[str], list[BadRaw]]:
+        if self.quoted and b'"' in data:
+            lines, bad = self._split_slowly(data)
+            return _joined_where_quoted(lines), bad
         try:
             text = data.decode("utf-8")  # checked whole; kept only when split into lines below
         except UnicodeDecodeError:
@@ -100,6 +124,41 @@ class LineSplitter:
         return BadRaw(head[:_KEEP_OF_LONG_LINE], reason)
 
 
+def _last_record_end(data: bytes) -> int:
+    """The last newline of *data* outside double quotes, or -1. In CSV a quote inside a quoted field is doubled,
+    so a newline is outside quotes exactly where the quotes before it are even in number."""
+    end = data.rfind(b"\n")
+    if end < 0:
+        return end
+    quotes = data.count(b'"', 0, end)
+    while quotes % 2:
+        previous = data.rfind(b"\n", 0, end)
+        if previous < 0:
+            return -1
+        quotes -= data.count(b'"', previous, end)
+        end = previous
+    return end
+
+
+def _joined_where_quoted(lines: list[str]) -> list[str]:
+    """Lines rejoined by newline while a double quote is open (see _last_record_end)."""
+    records: list[str] = []
+    open_record = None
+    for line in lines:
+        if open_record is not None:
+            open_record += "\n" + line
+            if open_record.count('"') % 2 == 0:
+                records.append(open_record)
+                open_record = None
+        elif line.count('"') % 2:
+            open_record = line
+        else:
+            records.append(line)
+    if open_record is not None:
+        records.append(open_record)  # quotes never closed: the parser says so
+    return records
+
+
 def read_chunk(stream, size: int = CHUNK_BYTES) -> bytes:
     """Up to *size* bytes, as soon as any are there (``os.read`` on a pipe does not wait to fill)."""
     try:
@@ -127,11 +186,11 @@ class LinesRead(NamedTuple):
 
 
 def read_positioned(stream, offset: int, skip: int, max_line_bytes: int,
-                    stopped: Callable[[], bool], chunked: bool = False) -> Iterator[LinesRead]:
+                    stopped: Callable[[], bool], chunked: bool = False, quoted: bool = False) -> Iterator[LinesRead]:
     """The lines of *stream*, which stands at line offset *offset*, a chunk at a time; the first *skip* good
     lines were taken before a restart and are left out. Bad lines go with a push's last part, so those
     among skipped lines were never delivered: they come with the next chunk's lines."""
-    splitter = LineSplitter(max_line_bytes, chunked)
+    splitter = LineSplitter(max_line_bytes, chunked, quoted)
     line_start, taken, to_skip = offset, skip, skip
     held_bad: list = []
     while not stopped():
@@ -164,7 +223,7 @@ def as_line_position(position) -> list[int]:
     raise ValueError(f"position {position!r} should be [byte offset, lines]")
 
 
-def read_lines_between(path: str, start, end, max_line_bytes: int) -> tuple[list, list]:
+def read_lines_between(path: str, start, end, max_line_bytes: int, quoted: bool = False) -> tuple[list, list]:
     """The good lines of *path* from line position *start* to *end* (None: to the end of the file), with
     the bad lines among them that were not delivered before *start* (see ``read_positioned``)."""
     (offset, skip) = as_line_position(start)
@@ -172,16 +231,16 @@ def read_lines_between(path: str, start, end, max_line_bytes: int) -> tuple[list
     with open(path, "rb") as handle:
         handle.seek(offset)
         whole = handle.read() if end_offset is None else handle.read(max(end_offset - offset, 0))
-        lines, bad = _split_all(whole, max_line_bytes)
+        lines, bad = _split_all(whole, max_line_bytes, quoted)
         lines = lines[skip:]
         if end_skip:
-            more, _ = _split_all(handle.read(), max_line_bytes)
+            more, _ = _split_all(handle.read(), max_line_bytes, quoted)
             lines += more[skip if end_offset == offset else 0:end_skip]
     return lines, bad
 
 
-def _split_all(data: bytes, max_line_bytes: int) -> tuple[list, list]:
-    splitter = LineSplitter(max_line_bytes)
+def _split_all(data: bytes, max_line_bytes: int, quoted: bool = False) -> tuple[list, list]:
+    splitter = LineSplitter(max_line_bytes, quoted=quoted)
     lines, bad = splitter.feed(data)
     more, more_bad = splitter.finish()
     return lines + more, bad + more_bad

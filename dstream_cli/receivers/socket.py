@@ -24,7 +24,7 @@ def _read_lines(connection: socket.socket, receiver: Receiver, max_line_bytes: i
     (bad ones included, they reach the dead letter) need never be sent again. With *idle_timeout_s*, a
     connection that completes no line for that long (idle, or trickling bytes) is given up.
     """
-    splitter = LineSplitter(max_line_bytes)
+    splitter = LineSplitter(max_line_bytes, quoted=receiver.quoted_newlines)
     supervisor = receiver._require_supervisor()
     connection.settimeout(0.2)
     taken = 0

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import threading
 
 from ..errors import UsageError
@@ -29,13 +30,20 @@ class LineStreamReceiver(Receiver):
         if self.close and self.stream is not None:
             self.stream.close()
 
+    def size(self) -> int | None:
+        try:
+            status = os.fstat(self.stream.fileno())
+        except (AttributeError, OSError, ValueError):
+            return None
+        return status.st_size if stat.S_ISREG(status.st_mode) else None  # stdin from a file: < FILE
+
     def _read_all(self) -> None:
         """Read to the end, storing each chunk's complete lines. A part of a chunk stored alone (the rate
         limit) is positioned ``[offset of the chunk's first line, good lines taken from there]``, the whole
         chunk ``[offset after its last line, 0]``; so a restart resumes exactly, even inside a chunk."""
         supervisor = self._require_supervisor()
         for read in read_positioned(self.stream, self.offset, self.start_skip, self.max_line_bytes, self.is_stopped,
-                                    self.chunked):
+                                    self.chunked, self.quoted_newlines):
             supervisor.push(read.lines, read.bad, read.position_after)
             if read.last:
                 self.stop("end of input")
@@ -54,6 +62,12 @@ class FileReceiver(LineStreamReceiver):
     def seek(self, position) -> None:
         self.start_offset, self.start_skip = as_line_position(position)
 
+    def size(self) -> int | None:
+        try:
+            return os.path.getsize(self.path)
+        except OSError:
+            return None
+
     def on_start(self) -> None:
         self.stream = open(self.path, "rb")  # noqa: SIM115 - closed by on_stop
         self.stream.seek(self.start_offset)
@@ -65,4 +79,4 @@ class FileReceiver(LineStreamReceiver):
 
     def read_between(self, start, end) -> tuple[list, list]:
         """The records (and bad lines) between two positions this receiver gave, as they were stored."""
-        return read_lines_between(self.path, start, end, self.max_line_bytes)
+        return read_lines_between(self.path, start, end, self.max_line_bytes, self.quoted_newlines)

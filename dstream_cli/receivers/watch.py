@@ -69,7 +69,7 @@ class DirectoryReceiver(Receiver):
         bad: list = []
         for name, start_at, end_at in pieces:
             more, more_bad = read_lines_between(os.path.join(self.directory, name), start_at, end_at,
-                                                self.max_line_bytes)
+                                                self.max_line_bytes, self.quoted_newlines)
             records += more
             bad += more_bad
         return records, bad
@@ -180,7 +180,8 @@ class DirectoryReceiver(Receiver):
             return
         with handle:
             handle.seek(offset)
-            for read in read_positioned(handle, offset, skip, self.max_line_bytes, self.is_stopped):
+            for read in read_positioned(handle, offset, skip, self.max_line_bytes, self.is_stopped,
+                                        quoted=self.quoted_newlines):
                 supervisor.push(read.lines, read.bad, self._positions(name, read))
                 if read.last:
                     self.done[name] = None

@@ -19,6 +19,7 @@ from ..errors import ExitStatus
 from ..labels import batch_time_text
 from ..listener import BatchInfo, ListenerBus, OutputOperationInfo
 from ..metrics import MetricsWriter
+from ..fsio import silence_stdout
 from ..outputs import kill_running_commands, write_with_retries
 from .clock import ManualClock, SystemClock
 from .rate import PIDRateEstimator
@@ -61,6 +62,7 @@ class JobScheduler:
         self.logs_allocations = False
         self.pending: list = []  # allocations logged but not checkpointed before a crash, redone first
         self.last_batch: int | None = None
+        self.last_received: int | None = None  # the last batch that any record was allocated to
         self.last_checkpoint: int | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -92,6 +94,7 @@ class JobScheduler:
         context.stream_id = saved if isinstance(saved, str) and saved else uuid.uuid4().hex
         if document is not None:
             context.zero_ms = document["zero_ms"]
+            self.last_received = document.get("last_received")
             context.record_errors.resume_after(document["time"])
         elif event_nodes:
             from ..eventtime import zero_before_every_time
@@ -139,10 +142,14 @@ class JobScheduler:
             for stream in self.inputs:
                 stream.check()  # an input that cannot work at all (a port in use) ends the run now
             deadline = None if self.options.run_for_ms is None else time.monotonic() + self.options.run_for_ms / 1000
-            if event_nodes:
-                self._loop_event_time(event_nodes, deadline, t if document is not None else None)
-            else:
-                self._loop(t, simulated, deadline)
+            try:
+                if event_nodes:
+                    self._loop_event_time(event_nodes, deadline, t if document is not None else None)
+                else:
+                    self._loop(t, simulated, deadline)
+            except BrokenPipeError:
+                silence_stdout()  # the reader went away: the run ends there, quietly (its batch is not checkpointed)
+                return ExitStatus.OK
             if context.checkpoints and self.last_batch not in (None, self.last_checkpoint):
                 self._checkpoint(self.last_batch)  # a graceful end leaves nothing to recompute
         finally:
@@ -203,10 +210,15 @@ class JobScheduler:
         batch = self.context.batch_ms
         stopping = False
         run_here = 0
+        draining_through = None
         if self.resumed and self.options.batches is None and all(stream.ended for stream in self.inputs):
-            return  # a finished job run again: nothing has arrived since its last batch
+            # a finished job run again: nothing has arrived since its last batch, but it may have been stopped
+            # before its windows' last slide
+            draining_through = self._last_slide(t - batch)
+            if t > draining_through:
+                return
         while not self._batches_done(t, simulated, run_here):
-            if not simulated:
+            if not simulated and draining_through is None:
                 self._wait_for(t, deadline)
             if self._should_stop(deadline) and not stopping:
                 stopping = True
@@ -216,9 +228,17 @@ class JobScheduler:
             run_here += 1
             if stopping and (simulated or not any(stream.backlog() for stream in self.inputs)):
                 return
-            if self.options.batches is None and all(stream.ended for stream in self.inputs):
+            if draining_through is None and self.options.batches is None and all(s.ended for s in self.inputs):
+                draining_through = self._last_slide(t)
+            if draining_through is not None and t >= draining_through:
                 return
             t += batch
+
+    def _last_slide(self, t: int) -> int:
+        """The inputs ended by batch *t*, but a window may still hold their records: its later slides are what
+        awk's END block would print, so the loop runs them, one after the other without waiting, through this
+        time (*t* itself when no window holds any)."""
+        return t if self.last_received is None else max(t, self.graph.last_time_reached(self.last_received))
 
     def _loop_event_time(self, nodes: list, deadline, t: int | None) -> None:
         """--event-time: take in what arrived, run every batch the watermark has passed, and cross a gap in which
@@ -323,6 +343,8 @@ class JobScheduler:
             records = sum(stream.allocate(t) for stream in self.inputs)
             if self.logs_allocations:
                 context.checkpoints.log_allocation(t, context.zero_ms, [stream.position() for stream in self.inputs])
+        if records:
+            self.last_received = t
         told = self.listeners.wants_details
         if told:
             self._post_batch("on_batch_submitted", t, records)
@@ -361,6 +383,9 @@ class JobScheduler:
             skipped=context.record_errors.skipped, keys_in_state=context.keys_in_state(),
             rate_limit=context.rate_limiter.rate, late=late,
         )
+        sized = [figures for figures in (stream.bytes_read() for stream in self.inputs) if figures is not None]
+        if sized:
+            info.read_bytes, info.total_bytes = sum(done for done, _ in sized), sum(size for _, size in sized)
         if late and context.event_time.late is None and not context.record_errors.dead_letter:
             print(f"dstream: --event-time: {late} late record{'s' * (late != 1)} before {batch_time_text(t)} "
                   "not counted in any batch (--allowed-lateness, --late, --dead-letter)",
@@ -380,7 +405,8 @@ class JobScheduler:
 
     def _checkpoint(self, t: int) -> None:
         context = self.context
-        context.checkpoints.write(self.graph, t, context.batch_ms, context.zero_ms, context.stream_id)
+        context.checkpoints.write(self.graph, t, context.batch_ms, context.zero_ms, context.stream_id,
+                                  self.last_received)
         self.last_checkpoint = t
         for stream in self.inputs:
             stream.checkpoint_written()

@@ -1,4 +1,4 @@
-"""``--engine spark``: the same StageSpecs run as PySpark DStream methods (``pip install 'dstream[spark]'``).
+"""``--engine spark``: the same StageSpecs run as PySpark DStream methods (``pip install 'dstream-cli[spark]'``).
 
 Only this package imports pyspark, and only when the engine is chosen, so the local engine never pays for it.
 """
@@ -10,7 +10,7 @@ from ...errors import ExitStatus, UsageError
 LOCAL_ONLY_OPTIONS = {
     "workers": "--workers", "ack": "--ack", "glob_": "--glob", "watch_existing": "--watch-existing",
     "dead_letter": "--dead-letter", "start_fresh": "--start-fresh", "max_backlog": "--max-backlog",
-    "max_backlog_bytes": "--max-backlog-bytes",
+    "max_backlog_bytes": "--max-backlog-bytes", "header": "--header",
 }
 #: ... except where --event-time reads the inputs on the driver with the local engine
 EVENT_TIME_OPTIONS = ("dead_letter", "max_backlog", "max_backlog_bytes")
@@ -37,7 +37,7 @@ def run(specs, options: dict, explicit: set[str], inputs: dict[str, tuple[str, o
     try:
         import pyspark  # noqa: F401
     except ImportError:
-        raise UsageError("--engine spark needs pyspark: pip install 'dstream[spark]' (and Java 17 or newer)") from None
+        raise UsageError("--engine spark needs pyspark: pip install 'dstream-cli[spark]' (and Java 17 or newer)") from None
     from .runner import SparkRun
 
     return SparkRun(specs, options, inputs, main_input).run()

@@ -224,21 +224,25 @@ class SparkChainBuilder(ChainBuilder):
         return s
 
     def _emit(self, s, a, label):
-        self._output(s, label, Emitter(_stdout, a.get("format") or "tsv"), retryable=False)
+        self._output(s, label, Emitter(_stdout, a.get("format") or "tsv", bool(a.get("header"))), retryable=False)
         return s
 
     def _save_as_text_files(self, s, a, label):
         fmt = a.get("format") or "text"
         if a.get("layout") == "spark":
+            if a.get("header"):
+                raise UsageError("save-as-text-files --layout spark --header: Spark's executors write the part files, "
+                                 "with no header row; use --layout dstream")
             self._note_output(s)
             (s if fmt == "text" else s.map(RenderLine(fmt))).saveAsTextFiles(a["prefix"], a.get("suffix"))
         else:
-            self._output(s, label, TextFilesWriter(a["prefix"], a.get("suffix"), fmt))
+            self._output(s, label, TextFilesWriter(a["prefix"], a.get("suffix"), fmt, header=bool(a.get("header"))))
         return s
 
     def _foreach_batch(self, s, a, label):
         timeout_s = a["timeout"] / 1000 if a.get("timeout") else None
-        self._output(s, label, CommandRunner(a["command"], a.get("format") or "tsv", _stdout, timeout_s))
+        self._output(s, label, CommandRunner(a["command"], a.get("format") or "tsv", _stdout, timeout_s,
+                                             bool(a.get("header"))))
         return s
 
     def _save_to_kafka(self, s, a, label):

@@ -85,6 +85,7 @@ class BatchListener:
     def __init__(self, batch_ms: int, metrics_path: str | None, progress: bool, queue_sizes: dict[int, int],
                  kafka: list) -> None:
         self.completed: set[int] = set()
+        self.last_received: int | None = None  # the last batch that had any record
         self.records_by_stream: dict[int, int] = {}
         self.queue_sizes = queue_sizes  # queue streams report no records to Spark: their sizes by batch time
         self.kafka = kafka  # nor do the Kafka inputs (their KafkaRanges), which also learn each batch's figures
@@ -105,11 +106,12 @@ class BatchListener:
         processing_ms, scheduling_delay_ms = max(info.processingDelay(), 0), max(info.schedulingDelay(), 0)
         for ranges in self.kafka:
             ranges.batch_completed(t, processing_ms, scheduling_delay_ms)
+        records = info.numRecords() + self.queue_sizes.get(t, 0) + sum(r.records_at(t) for r in self.kafka)
+        if records and (self.last_received is None or t > self.last_received):
+            self.last_received = t
         self.completed.add(t)
         figures = BatchInfo(
-            batch_time=t,
-            records_in=info.numRecords() + self.queue_sizes.get(t, 0) + sum(r.records_at(t) for r in self.kafka),
-            processing_ms=processing_ms, scheduling_delay_ms=scheduling_delay_ms,
+            batch_time=t, records_in=records, processing_ms=processing_ms, scheduling_delay_ms=scheduling_delay_ms,
             total_delay_ms=max(info.totalDelay(), 0), backlog=None, skipped=0, keys_in_state=None)
         if self.metrics:
             self.metrics.write(figures)
@@ -121,6 +123,25 @@ class BatchListener:
             self.metrics.close()
         if self.view:
             self.view.close()
+
+
+def last_time_reached(ssc, t: int, zero_ms: int) -> int:
+    """The local engine's ``DStreamGraph.last_time_reached``, read from Spark's own graph: the last batch time at
+    which an output can still see records received by *t* (each window on the way reaches one length further)."""
+    from py4j.protocol import Py4JError
+
+    def reached(node) -> int:
+        parents = node.dependencies()
+        latest = max((reached(parents.apply(i)) for i in range(parents.size())), default=t)
+        try:
+            window_ms = node.windowDuration().milliseconds()
+        except Py4JError:  # not a window
+            return latest
+        slide_ms = node.slideDuration().milliseconds()
+        return zero_ms + (latest + window_ms - 1 - zero_ms) // slide_ms * slide_ms
+
+    outputs = ssc._jssc.ssc().graph().getOutputStreams()
+    return max((reached(output) for output in outputs), default=t)
 
 
 def _spark_listener(listener: BatchListener):
@@ -528,7 +549,11 @@ class SparkRun:
     def _step_queue(self, ssc, clock, listener: BatchListener, start_ms: int) -> None:
         """Advance the manual clock a batch at a time; wait for the batches that have jobs to complete."""
         longest = max((len(b) for b in self.queue_batches.values()), default=0)
-        total = self.options["batches"] or longest
+        total = self.options["batches"]
+        if not total:  # to the end of the queues, and on through the last slide of a window that holds their records
+            last = max((t for t, size in listener.queue_sizes.items() if size), default=None)
+            through = start_ms if last is None else last_time_reached(ssc, last, start_ms)
+            total = max(longest, (through - start_ms) // self.batch_ms)
         for i in range(total):
             if self._should_stop(None):
                 break
@@ -537,9 +562,11 @@ class SparkRun:
     def _step_event_time(self, ssc, clock, listener: BatchListener, start_ms: int, item) -> None:
         """Hand Spark each batch the cutter closes, every batch interval in turn (an empty one where the log has
         none), advancing the manual clock as queue mode does; a stop lets the cutter close what it received."""
-        t_next, done = start_ms + self.batch_ms, 0
+        t_next, done, last = start_ms + self.batch_ms, 0, None
         while item is not None:
             t, batches = item
+            if any(batches.values()):
+                last = t
             while t_next <= t:
                 self.feeder.feed(batches if t_next == t else {})
                 self._advance(ssc, clock, listener, t_next, start_ms)
@@ -549,6 +576,11 @@ class SparkRun:
                     self.cutter.stop()
                     return
             item = self._next_cut(ssc)
+        if last is not None and not self._should_stop(self.cut_deadline):
+            # the log ended: on through the last slide of a window that holds its records
+            for t in range(t_next, last_time_reached(ssc, last, start_ms) + 1, self.batch_ms):
+                self.feeder.feed({})
+                self._advance(ssc, clock, listener, t, start_ms)
 
     def _next_cut(self, ssc):
         """The cutter's next batch (None at its end), waiting for it; a stop request stops the cutter first."""
@@ -578,10 +610,22 @@ class SparkRun:
             if self.options["batches"] and len(listener.completed) >= self.options["batches"]:
                 return
             if self.served and all(server.ended for server in self.served.values()) and self._served_all(listener):
-                return  # every input ended and Spark processed all it was served
+                self._finish_windows(ssc, listener, deadline)  # every input ended and Spark processed all it was served
+                return
             self._check_served()
             self._wait(ssc, 0.1)
         self._finish_served(ssc, listener)
+
+    def _finish_windows(self, ssc, listener: BatchListener, deadline) -> None:
+        """The inputs ended: wait (on Spark's clock, the system's) through the last slide of a window that holds
+        their records, unless a stop comes first."""
+        if listener.last_received is None:
+            return
+        zero_ms = ssc._jssc.ssc().graph().zeroTime().milliseconds()
+        through = last_time_reached(ssc, listener.last_received, zero_ms)
+        while max(listener.completed, default=0) < through and not self._should_stop(deadline):
+            self._check_served()
+            self._wait(ssc, 0.1)
 
     def _served_all(self, listener: BatchListener) -> bool:
         """Spark has processed every line the served inputs sent it."""
