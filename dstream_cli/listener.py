@@ -30,6 +30,8 @@ class BatchInfo:
     # inputs read from files of known size: bytes given to batches so far, and their size (None: no such input)
     read_bytes: int | None = None
     total_bytes: int | None = None
+    inputs: dict | None = None  # by input name: {"records": this batch's, "backlog": waiting after it}
+    watermark_ms: int | None = None  # --event-time: the lowest input watermark
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)

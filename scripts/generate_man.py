@@ -154,6 +154,15 @@ def render() -> str:
                          " counterpart (--workers, --on-error skip, --glob, --header) exit 2 naming them."
                          " Executors use this Python (PYSPARK_PYTHON); --import modules that are files in the current"
                          " directory are shipped to them."),
+        ".SH THE RUN'S PAGE", esc("--ui [HOST:]PORT serves, while the run lives, the run's page at http://HOST:PORT/ (as"
+                                  " Spark's Streaming tab: input rate, scheduling delay, processing time and total"
+                                  " delay as timelines and histograms, recent batches, inputs, outputs, checkpoint"
+                                  " age, watermark and late records; self-contained, updated without a reload),"
+                                  " /healthz, and /metrics in Prometheus' text format (dstream_batches_total,"
+                                  " dstream_records_total{input}, dstream_processing_seconds and the delay"
+                                  " histograms, dstream_backlog_records{input}, dstream_late_records_total,"
+                                  " dstream_output_failures_total{output}, dstream_checkpoint_age_seconds, ...)."
+                                  " HOST defaults to 127.0.0.1; GET and HEAD only; a port in use is exit 1."),
         ".SH FILES", esc("With --checkpoint DIR, DIR/checkpoint-TIME.json holds the state at TIME, written every"
                          " --checkpoint-interval and after the last batch; update-state is saved as the keys changed"
                          " since the previous checkpoint, every tenth whole; the newest two are kept with the files"

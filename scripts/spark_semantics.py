@@ -3,7 +3,7 @@
 
 Run with pyspark installed (pip install pyspark; Java 17): TZ=UTC python scripts/spark_semantics.py
 """
-import sys, os, time
+import time
 from pyspark import SparkContext
 from pyspark.streaming import StreamingContext
 sc = SparkContext("local[2]", "check")

@@ -57,7 +57,7 @@ def test_the_version_is_the_packages():
 
     import dstream_cli
 
-    assert dstream_cli.__version__ == version("dstream")
+    assert dstream_cli.__version__ == version("dstream-cli")
     assert invoke(["--version"]).stdout == f"dstream {dstream_cli.__version__}\n"
 
 

@@ -90,6 +90,10 @@ def _start_time(value: str) -> int:
 @click.option("--progress/--no-progress", default=None,
               help="Live batch statistics on stderr (default: if a terminal).")
 @click.option("--metrics", type=click.Path(dir_okay=False), metavar="FILE", help="One JSON line per batch.")
+@click.option("--ui", metavar="[HOST:]PORT",
+              help="Serve the run's page (rates, delays, batches, inputs, outputs; live) at http://HOST:PORT/, "
+                   "Prometheus metrics at /metrics and /healthz, while the run lives; HOST defaults to 127.0.0.1, "
+                   "port 0 lets the system choose (the address is said on stderr).")
 @click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
               help="What a bad record does: stop with exit 1, or be counted and skipped.")
 @click.option("--dead-letter", type=click.Path(dir_okay=False), metavar="FILE",

@@ -44,6 +44,10 @@ def run(specs: list[StageSpec], options: dict, explicit: frozenset[str] = frozen
         raise UsageError("--dead-letter needs --on-error skip (or --event-time, for late records)")
     if options["ack"] and not options["wal"]:
         raise UsageError("--ack needs --wal: lines are acknowledged once they are in the write-ahead log")
+    if options["ui"]:
+        from ..ui import parse_ui_address
+
+        parse_ui_address(options["ui"])  # a usage error before anything starts
     if options["header"] and options["fmt"] not in ("csv", "tsv"):
         raise UsageError(f"--header names the columns of --format csv or tsv input, not --format {options['fmt']}")
     main_name, inputs = _inputs(options)
@@ -61,6 +65,7 @@ def run(specs: list[StageSpec], options: dict, explicit: frozenset[str] = frozen
         event_time=event_time_of(options, namespace), header=options["header"],
     )
     workers = None
+    ui = None
     try:
         factories = {name: functools.partial(input_stream, context, name, kind, target, options)
                      for name, (kind, target) in inputs.items()}
@@ -83,6 +88,11 @@ def run(specs: list[StageSpec], options: dict, explicit: frozenset[str] = frozen
         progress = options["progress"]
         if progress is None:
             progress = sys.stderr.isatty()
+        if options["ui"]:
+            from ..ui import serve_run_page
+
+            ui = serve_run_page(options["ui"], "local", options["batch"], options["checkpoint"])
+            context.add_streaming_listener(ui.state)
         run_options = RunOptions(
             batches=options["batches"], run_for_ms=options["run_for"], stop_file=options["stop_file"],
             metrics_path=options["metrics"], progress=progress, max_rate=options["max_rate"],
@@ -94,3 +104,5 @@ def run(specs: list[StageSpec], options: dict, explicit: frozenset[str] = frozen
         context.close()
         if workers is not None:
             workers.close()
+        if ui is not None:
+            ui.close()

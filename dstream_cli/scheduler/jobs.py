@@ -53,6 +53,7 @@ class JobScheduler:
         self.stop_requested = threading.Event()
         self.inputs: list = []
         self.nodes: list = []  # every node an output reaches, parents first: set when the run starts
+        self.event_nodes: list = []  # --event-time: the nodes that cut each input's records by their times
         self.clock = None
         # --metrics and the live view are listeners, beside the context's (add_streaming_listener)
         metrics = [MetricsWriter(options.metrics_path)] if options.metrics_path else []
@@ -78,7 +79,7 @@ class JobScheduler:
         from ..inputs import QueueInputDStream
 
         self.nodes = graph.nodes()  # once: the graph does not change while it runs
-        event_nodes = [node for node in self.nodes if isinstance(node, EventTimeDStream)]
+        event_nodes = self.event_nodes = [node for node in self.nodes if isinstance(node, EventTimeDStream)]
         # event time: batch times come from the records, so arrival is stamped on the real clock
         simulated = (not event_nodes and not context.until_stopped
                      and all(isinstance(i, QueueInputDStream) for i in self.inputs))
@@ -172,8 +173,8 @@ class JobScheduler:
         write-ahead log holds beyond them is cut into batches by arrival time."""
         batch = self.context.batch_ms
         for allocation in self.pending:
-            records = sum(stream.replay(allocation.time, position)
-                          for stream, position in zip(self.inputs, allocation.positions))
+            records = {stream: stream.replay(allocation.time, position)
+                       for stream, position in zip(self.inputs, allocation.positions)}
             self.run_batch(allocation.time, allocated=records)
             t = allocation.time + batch
         arrivals = [a for a in (stream.recover() for stream in self.inputs) if a is not None]
@@ -268,17 +269,28 @@ class JobScheduler:
                 if following is None:
                     break
                 t = following
-                self.run_batch(t, allocated=sum(node.allocate(t) for node in nodes),
+                self.run_batch(t, allocated={node.source: node.allocate(t) for node in nodes},
                                late=sum(node.batch_done(t) for node in nodes))
                 run_here += 1
                 if self._batches_done(t, False, run_here):
                     return
                 t += self.context.batch_ms
             if finished and not any(node.pending for node in nodes):
+                if not stopping and t is not None and self.options.batches is None:
+                    self._run_last_slides(t, nodes, deadline)
                 return
             if not taken and not unread:
                 self.wake.wait(0.005)
                 self.wake.clear()
+
+    def _run_last_slides(self, t: int, nodes: list, deadline) -> None:
+        """By event time too, a finished log's windows give their slides that still hold its records."""
+        batch = self.context.batch_ms
+        for u in range(t, self._last_slide(t - batch) + 1, batch):
+            if self._stop_inputs_if_asked(deadline):
+                return
+            self.run_batch(u, allocated={node.source: node.allocate(u) for node in nodes},
+                           late=sum(node.batch_done(u) for node in nodes))
 
     def _stop_inputs_if_asked(self, deadline) -> bool:
         """A stop was asked for: the inputs stop receiving; True."""
@@ -329,20 +341,21 @@ class JobScheduler:
                 return
 
     # --- one batch --------------------------------------------------------------------------
-    def run_batch(self, t: int, allocated: int | None = None, late: int = 0) -> BatchInfo:
+    def run_batch(self, t: int, allocated: dict | None = None, late: int = 0) -> BatchInfo:
         """Run batch *t*: allocate what arrived up to *t* (unless it was *allocated* already, on a replay or by
-        event time), log the allocation, run the output jobs, checkpoint, forget, measure. *late* counts the
-        records --event-time found too late since the previous batch."""
+        event time: the records of each input), log the allocation, run the output jobs, checkpoint, forget,
+        measure. *late* counts the records --event-time found too late since the previous batch."""
         for stream in self.inputs:
             stream.check()
         context = self.context
         started = self.clock.now_ms()
         began = time.monotonic()
-        records = allocated
-        if records is None:
-            records = sum(stream.allocate(t) for stream in self.inputs)
+        by_input = allocated
+        if by_input is None:
+            by_input = {stream: stream.allocate(t) for stream in self.inputs}
             if self.logs_allocations:
                 context.checkpoints.log_allocation(t, context.zero_ms, [stream.position() for stream in self.inputs])
+        records = sum(by_input.values())
         if records:
             self.last_received = t
         told = self.listeners.wants_details
@@ -382,7 +395,11 @@ class JobScheduler:
             backlog=sum(stream.backlog() for stream in self.inputs),
             skipped=context.record_errors.skipped, keys_in_state=context.keys_in_state(),
             rate_limit=context.rate_limiter.rate, late=late,
+            inputs=self._by_name(by_input),
         )
+        watermarks = [node.watermark for node in self.event_nodes]
+        if watermarks and None not in watermarks:
+            info.watermark_ms = min(watermarks)
         sized = [figures for figures in (stream.bytes_read() for stream in self.inputs) if figures is not None]
         if sized:
             info.read_bytes, info.total_bytes = sum(done for done, _ in sized), sum(size for _, size in sized)
@@ -397,6 +414,15 @@ class JobScheduler:
                 info.rate_limit = rate
         self.listeners.post("on_batch_completed", info)
         return info
+
+    def _by_name(self, records: dict) -> dict:
+        """Each input's records this batch and its backlog, by name (a library's inputs may share one)."""
+        figures: dict = {}
+        for stream in self.inputs:
+            seen = figures.setdefault(stream.name, {"records": 0, "backlog": 0})
+            seen["records"] += records.get(stream, 0)
+            seen["backlog"] += stream.backlog()
+        return figures
 
     def _post_batch(self, event: str, t: int, records: int) -> None:
         """A batch's event before its figures are known: those are 0 or None until on_batch_completed."""

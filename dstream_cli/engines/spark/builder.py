@@ -124,18 +124,20 @@ class SparkChainBuilder(ChainBuilder):
         self.job_id = job_id  # names this chain's rows in a database's bookkeeping, across restarts
         self.output_retries = output_retries
         self.output_slides_ms: list[int] = []
+        self.output_labels: list[str] = []
         self.stateful: list = []  # streams Spark checkpoints (update-state, inverse windows)
 
     def _output(self, s, label: str, write, retryable: bool = True) -> None:
         """*write* on the driver; not *retryable* when it writes to our stdout, where a retry could print part of
         a batch twice (as on the local engine)."""
-        self._note_output(s)
+        self._note_output(s, label)
         if hasattr(write, "start"):
             write.start()  # as the local engine's outputs start before any input is read
         s.foreachRDD(on_driver(write, self.output_retries if retryable else 0, label))
 
-    def _note_output(self, s) -> None:
+    def _note_output(self, s, label: str) -> None:
         self.output_slides_ms.append(round(s._slideDuration * 1000))
+        self.output_labels.append(label)  # Spark numbers its output operations in this order
 
     # --- stateless ---
     def _key_by(self, s, a, label):
@@ -219,7 +221,7 @@ class SparkChainBuilder(ChainBuilder):
 
     # --- outputs ---
     def _print(self, s, a, label):
-        self._note_output(s)
+        self._note_output(s, label)
         s.pprint(a.get("num") or 10)
         return s
 
@@ -233,7 +235,7 @@ class SparkChainBuilder(ChainBuilder):
             if a.get("header"):
                 raise UsageError("save-as-text-files --layout spark --header: Spark's executors write the part files, "
                                  "with no header row; use --layout dstream")
-            self._note_output(s)
+            self._note_output(s, label)
             (s if fmt == "text" else s.map(RenderLine(fmt))).saveAsTextFiles(a["prefix"], a.get("suffix"))
         else:
             self._output(s, label, TextFilesWriter(a["prefix"], a.get("suffix"), fmt, header=bool(a.get("header"))))
@@ -253,7 +255,7 @@ class SparkChainBuilder(ChainBuilder):
         timeout_s = a["timeout"] / 1000 if a.get("timeout") else 30.0
         target = KafkaTarget(a["topic"], a["brokers"], a.get("format") or "text", timeout_s, label,
                              self.output_retries)
-        self._note_output(s)
+        self._note_output(s, label)
         s.foreachRDD(from_executors(target, whole=False))
         return s
 
@@ -269,6 +271,6 @@ class SparkChainBuilder(ChainBuilder):
                              f"{self.master}); write to postgresql:// or run with a local master")
         job = f"{self.job_id}/{len(self.output_slides_ms)}:{a['table']}"
         target = DatabaseTarget(settings, job, label, self.output_retries)
-        self._note_output(s)
+        self._note_output(s, label)
         s.foreachRDD(from_executors(target, whole=settings["mode"] != "append"))
         return s

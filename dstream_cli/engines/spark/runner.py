@@ -26,7 +26,7 @@ from ...formats import batch_parser
 from ...fsio import write_atomically
 from ...inputs import queue_file_batches
 from ...kafka.direct import parse_kafka_uri
-from ...listener import BatchInfo
+from ...listener import BatchInfo, OutputOperationInfo
 from ...metrics import MetricsWriter
 from ...scheduler.signals import install_stop_signals
 from .builder import ParseLines, SparkChainBuilder, seconds
@@ -83,8 +83,11 @@ class BatchListener:
     """Spark's batch figures: the completed batch times, records per input, --metrics and the live view."""
 
     def __init__(self, batch_ms: int, metrics_path: str | None, progress: bool, queue_sizes: dict[int, int],
-                 kafka: list) -> None:
+                 kafka: list, input_names: dict[int, str], output_labels: list[str], page=None) -> None:
         self.completed: set[int] = set()
+        self.input_names = input_names  # Spark's input stream ids of the inputs it counts
+        self.output_labels = output_labels  # by Spark's output operation id
+        self.page = page  # --ui: the RunState the page shows
         self.last_received: int | None = None  # the last batch that had any record
         self.records_by_stream: dict[int, int] = {}
         self.queue_sizes = queue_sizes  # queue streams report no records to Spark: their sizes by batch time
@@ -110,13 +113,31 @@ class BatchListener:
         if records and (self.last_received is None or t > self.last_received):
             self.last_received = t
         self.completed.add(t)
+        by_input = {self.input_names[i]: {"records": inputs.get(i).numRecords(), "backlog": None}
+                    for i in inputs.keySet() if i in self.input_names}
+        for ranges in self.kafka:
+            by_input[ranges.name] = {"records": ranges.records_at(t), "backlog": None}
         figures = BatchInfo(
+            inputs=by_input or None,
             batch_time=t, records_in=records, processing_ms=processing_ms, scheduling_delay_ms=scheduling_delay_ms,
             total_delay_ms=max(info.totalDelay(), 0), backlog=None, skipped=0, keys_in_state=None)
         if self.metrics:
             self.metrics.write(figures)
         if self.view:
             self.view.update(figures)
+        if self.page:
+            self.page.on_batch_completed(figures)
+
+    def output_completed(self, info) -> None:
+        """Spark's OutputOperationInfo (its Java form: times and failure are values or None), for the page."""
+        if self.page is None:
+            return
+        number, failure = info.id(), info.failureReason()
+        self.page.on_output_operation_completed(OutputOperationInfo(
+            batch_time=info.batchTime().milliseconds(), id=number,
+            name=self.output_labels[number] if number < len(self.output_labels) else info.name(),
+            start_ms=info.startTime() or 0, end_ms=info.endTime(),
+            failure=failure.splitlines()[0] if failure else None))
 
     def close(self) -> None:
         if self.metrics:
@@ -150,6 +171,9 @@ def _spark_listener(listener: BatchListener):
     class Forward(StreamingListener):
         def onBatchCompleted(self, batchCompleted):  # Spark's name
             listener.batch_completed(batchCompleted.batchInfo())
+
+        def onOutputOperationCompleted(self, outputOperationCompleted):
+            listener.output_completed(outputOperationCompleted.outputOperationInfo())
 
     return Forward()
 
@@ -213,6 +237,7 @@ class SparkRun:
         self.queue_batches: dict[str, list[list]] = {}
         self.stream_ids: dict[str, int] = {}
         self.output_slides_ms: list[int] = []
+        self.output_labels: list[str] = []
         self.stop_requested = threading.Event()
         self.owns_context = False
         self.scratch_dir: str | None = None  # this run's own files: zipped code for executors, a checkpoint
@@ -390,6 +415,7 @@ class SparkRun:
             raise UsageError("if any input is queue:, all must be (inputs here: "
                              + ", ".join(f"{n} ({self.inputs[n][0]})" for n in used) + ")")
         self.output_slides_ms = builder.output_slides_ms
+        self.output_labels = builder.output_labels
         if self.options["event_time"] is not None:
             self.cutter = EventTimeCutter(self.options, self.inputs, used, self.batch_ms)
         checkpoint = self.options["checkpoint"]
@@ -432,6 +458,7 @@ class SparkRun:
         if self.chain_file is None:
             return
         document = {"fingerprint": self._fingerprint(), "output_slides_ms": self.output_slides_ms,
+                    "output_labels": self.output_labels,
                     "job": self._job_id(),
                     "served": {name: list(server.address) for name, server in self.served.items()},
                     "stream_ids": self.stream_ids}
@@ -443,6 +470,7 @@ class SparkRun:
     def _restored(self) -> None:
         """A context from the checkpoint: its inputs are Spark's; the served ones are served again on their ports."""
         self.output_slides_ms = self.saved.get("output_slides_ms", [])
+        self.output_labels = self.saved.get("output_labels", [])
         self.stream_ids = self.saved.get("stream_ids", {})
         for name in self.saved.get("served", {}):
             kind, target = self.inputs[name]
@@ -450,6 +478,18 @@ class SparkRun:
 
     # --- running ---------------------------------------------------------------------------
     def run(self) -> ExitStatus:
+        if not self.options["ui"]:
+            return self._run(None)
+        from ...ui import serve_run_page
+
+        ui = serve_run_page(self.options["ui"], "spark", self.batch_ms, self.options["checkpoint"])  # before Spark
+        try:
+            return self._run(ui.state)
+        finally:
+            ui.close()
+
+    def _run(self, page) -> ExitStatus:
+        """The run; *page* is --ui's RunState, fed from Spark's listener."""
         from py4j.protocol import Py4JJavaError
         from pyspark.streaming import StreamingContext
 
@@ -482,7 +522,8 @@ class SparkRun:
                         t = start_ms + (i + 1) * self.batch_ms
                         queue_sizes[t] = queue_sizes.get(t, 0) + len(batch)
             listener = BatchListener(self.batch_ms, self.options["metrics"], self._progress(), queue_sizes,
-                                     list(self.kafka.values()))
+                                     list(self.kafka.values()), {i: name for name, i in self.stream_ids.items()},
+                                     self.output_labels, page)
             ssc.addStreamingListener(_spark_listener(listener))
             clock = ssc._jssc.ssc().scheduler().clock()
             first = None
