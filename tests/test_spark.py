@@ -311,3 +311,13 @@ def test_a_windowed_word_count_on_a_standalone_cluster_stops_by_the_stop_file(tm
     finally:
         proc.kill()
         server.close()
+
+
+def test_a_window_over_stdin_gives_every_slide_that_holds_its_records_on_sparks_clock():
+    """As on the local engine (issue 27): stdin ends before the first slide, and the run waits on Spark's clock
+    through the last slide whose window holds a record. Each record is in two windows of 4 s sliding by 2 s,
+    however the five lines fell into batches."""
+    result = dstream(*LOCAL, "--batch", "1s", "window", "4s", "2s", "count", "emit", input="1\n2\n3\n4\n5\n")
+    assert result.returncode == 0, result.stderr
+    counts = [int(line) for line in result.stdout.split()]
+    assert sum(counts) == 10 and counts[-1] > 0, result.stdout

@@ -227,3 +227,10 @@ def test_the_page_on_spark_is_fed_by_sparks_listener():
         assert [i["name"] for i in state["inputs"]] == ["stdin"] and state["inputs"][0]["records_total"] > 0
         assert [(o["name"], o["failures"]) for o in state["outputs"]] == [("stage 3 (emit)", 0)]
         assert state["outputs"][0]["writes"] > 0
+
+
+def test_the_page_is_on_loopback_unless_a_host_is_given():
+    result = subprocess.run([*installed_dstream(), "--ui", "0", "count"], input="a\n", capture_output=True,
+                            text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert re.match(r"dstream: the run's page is at http://127\.0\.0\.1:\d+/ ", result.stderr)
