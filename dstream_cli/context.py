@@ -106,6 +106,7 @@ class StreamingContext:
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self._done = threading.Event()
+        self._attention = threading.Event()  # the run ended, or a failure was reported: await_termination returns
         self._stop_asked = False
         if checkpoint:
             self.checkpoint(checkpoint)
@@ -339,7 +340,17 @@ class StreamingContext:
             with StreamingContext._active_lock:
                 if StreamingContext._active is self:
                     StreamingContext._active = None
-            self._done.set()
+            self._finished()
+
+    def _finished(self) -> None:
+        self._done.set()
+        self._attention.set()
+
+    def report_error(self, error: BaseException) -> None:
+        """A job failed and the run goes on (``RunOptions.report_failed_jobs``): ``await_termination`` raises
+        *error* from now on, as Spark's does once a job has failed."""
+        self._error = error
+        self._attention.set()
 
     def _become_active(self) -> None:
         with StreamingContext._active_lock:
@@ -363,18 +374,22 @@ class StreamingContext:
                 self.run(options)
             except BaseException as exc:  # noqa: BLE001 - handed to await_termination
                 self._error = exc
-                self._done.set()
+                self._finished()
 
         self._become_active()  # at once, so that get_active() sees it as soon as start() returns
         self._thread = threading.Thread(target=target, name="dstream-scheduler", daemon=True)
         self._thread.start()
 
     def await_termination(self, timeout: float | None = None) -> bool:
-        """Wait for the end; re-raise what stopped it. False if *timeout* passed first."""
-        finished = self._done.wait(timeout)
+        """Wait for the end; re-raise what stopped it (or a failed job reported). False if *timeout* passed first."""
+        self._attention.wait(timeout)
         if self._error is not None:
             raise self._error
-        return finished
+        return self._done.is_set()
+
+    def wait_until_stopped(self) -> None:
+        """Wait for the end, whatever failed on the way (a stop that has been asked for)."""
+        self._done.wait()
 
     def stop(self, graceful: bool = True) -> None:
         """Ask the running context to stop; graceful finishes what was received first."""

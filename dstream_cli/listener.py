@@ -31,6 +31,10 @@ class BatchInfo:
     read_bytes: int | None = None
     total_bytes: int | None = None
     inputs: dict | None = None  # by input name: {"records": this batch's, "backlog": waiting after it}
+    # on the run's clock: when the batch was submitted, and when its processing started and ended (None: not yet)
+    submission_ms: int | None = None
+    processing_start_ms: int | None = None
+    processing_end_ms: int | None = None
     watermark_ms: int | None = None  # --event-time: the lowest input watermark
 
     def as_dict(self) -> dict:
@@ -44,7 +48,7 @@ class OutputOperationInfo:
     batch_time: int
     id: int  # the output's index in the graph, in the order the outputs were declared
     name: str
-    start_ms: int
+    start_ms: int | None  # None: not started yet
     end_ms: int | None = None
     failure: str | None = None
 

@@ -1,35 +1,68 @@
-"""A batch as PySpark's ``RDD`` shows it to ``foreachRDD`` and ``transform`` functions: the common methods,
-over a list in this process, in partitions as ``partitions.Partitioning`` cuts them.
+"""``pyspark.rdd``: a batch as PySpark's ``RDD`` shows it to ``foreachRDD`` and ``transform`` functions, over a
+list in this process, in partitions as ``partitions.Partitioning`` cuts them.
 
-What a method returns is what PySpark's gives for the same data (a list, a number, a dict, a new RDD);
-``groupByKey`` and ``cogroup`` give lists where PySpark gives its ResultIterable (iterable the same way).
+What a method returns is what PySpark's gives for the same data (a list, a number, a dict, a new RDD, a
+``ResultIterable`` of a key's values). What needs a cluster or Hadoop raises NotImplementedError naming it.
 """
 from __future__ import annotations
 
+import copy
 import functools
 import heapq
 import itertools
+import math
 import operator
-from typing import Callable, Iterable
+import os
+import pickle
+import random
+import subprocess
+from typing import Callable, Generic, Iterable, Iterator, TypeVar
 
+from ..fsio import write_directory_atomically
 from ..ops import batch as batch_ops
 from ..partitions import Partitioning, portable_hash
+from .resultiterable import ResultIterable
+from .statcounter import StatCounter
+from .storagelevel import StorageLevel
+from .taskcontext import TaskContext
+
+__all__ = ["RDD"]
+
+T_co = TypeVar("T_co", covariant=True)
+_ids = itertools.count()
 
 
-class RDD:
+def not_here(what: str, why: str = "it needs a Spark cluster") -> NotImplementedError:
+    return NotImplementedError(f"{what} is not in dstream's PySpark drop-in: {why}; run the program on PySpark, "
+                               "or the chain with dstream --engine spark")
+
+
+class RDD(Generic[T_co]):
     """Records in *partitions* (each a list); ``context`` is the SparkContext it was made from."""
 
     def __init__(self, records: Iterable = (), partitions: int | Partitioning = 1, context=None) -> None:
         self._records = records if isinstance(records, list) else list(records)
         self.partitioning = partitions if isinstance(partitions, Partitioning) else Partitioning(partitions)
-        self.context = context
+        self.ctx = context
+        self._id = next(_ids)
+        self._name: str | None = None
+        self._checkpointed = self._local_checkpointed = False
+        self._storage = StorageLevel.NONE
+
+    @property
+    def context(self):
+        """The SparkContext this RDD was made from."""
+        return self.ctx
 
     def _new(self, records: Iterable, partitions: int | Partitioning | None = None) -> "RDD":
-        return RDD(records, self.partitioning.count if partitions is None else partitions, self.context)
+        return RDD(records, self.partitioning.count if partitions is None else partitions, self.ctx)
 
-    def _keyed(self, records: Iterable, num_partitions: int | None) -> "RDD":
+    def _keyed(self, records: Iterable, num_partitions: int | None, partition_func: Callable = portable_hash) -> "RDD":
         """After a shuffle: placed by key, in *num_partitions* (default: as many as this one has)."""
-        return RDD(records, Partitioning(num_partitions or self.partitioning.count, portable_hash), self.context)
+        return RDD(records, Partitioning(num_partitions or self.partitioning.count, partition_func), self.ctx)
+
+    def _parts(self) -> list[list]:
+        return self.partitioning.split(self._records)
 
     # --- actions ---------------------------------------------------------------------------------
     def collect(self) -> list:
@@ -54,8 +87,140 @@ class RDD:
             raise ValueError("Can not reduce() empty RDD")
         return functools.reduce(f, self._records)
 
-    def fold(self, zero_value, op: Callable):
-        return functools.reduce(op, self._records, zero_value)
+    def fold(self, zeroValue, op: Callable):  # noqa: N803 - PySpark's names
+        """Each partition folded from *zeroValue*, then the partitions' results, as Spark does."""
+        results = [functools.reduce(op, part, copy.deepcopy(zeroValue)) for part in self._parts()]
+        return functools.reduce(op, results, zeroValue)
+
+    def aggregate(self, zeroValue, seqOp: Callable, combOp: Callable):  # noqa: N803
+        results = [functools.reduce(seqOp, part, copy.deepcopy(zeroValue)) for part in self._parts()]
+        return functools.reduce(combOp, results, copy.deepcopy(zeroValue))
+
+    def treeAggregate(self, zeroValue, seqOp: Callable, combOp: Callable, depth: int = 2):  # noqa: N802, N803
+        return self.aggregate(zeroValue, seqOp, combOp)
+
+    def treeReduce(self, f: Callable, depth: int = 2):  # noqa: N802
+        return self.reduce(f)
+
+    def stats(self) -> StatCounter:
+        return StatCounter(self._records)
+
+    def variance(self) -> float:
+        return self.stats().variance()
+
+    def stdev(self) -> float:
+        return self.stats().stdev()
+
+    def sampleVariance(self) -> float:  # noqa: N802
+        return self.stats().sampleVariance()
+
+    def sampleStdev(self) -> float:  # noqa: N802
+        return self.stats().sampleStdev()
+
+    def histogram(self, buckets) -> tuple[list, list[int]]:
+        """Counts in *buckets* (edges, the last one closed) or in that many even buckets from min to max."""
+        if isinstance(buckets, int):
+            if buckets < 1:
+                raise ValueError("number of buckets must be >= 1")
+            if not self._records:
+                raise ValueError("can not generate buckets from empty RDD")
+            low, high = min(self._records), max(self._records)
+            if low == high:
+                buckets = [low, high]
+            else:
+                step = (high - low) / buckets
+                buckets = [low + i * step for i in range(buckets)] + [high]
+        edges = list(buckets)
+        if len(edges) < 2 or edges != sorted(edges) or len(set(edges)) != len(edges):
+            raise ValueError("buckets should be sorted and not contain duplicates, at least two of them")
+        counts = [0] * (len(edges) - 1)
+        import bisect
+
+        for value in self._records:
+            if value is None or (isinstance(value, float) and math.isnan(value)) or not edges[0] <= value <= edges[-1]:
+                continue
+            counts[min(bisect.bisect_right(edges, value) - 1, len(counts) - 1)] += 1
+        return edges, counts
+
+    def countApprox(self, timeout: int, confidence: float = 0.95) -> int:  # noqa: N802
+        return self.count()
+
+    def countApproxDistinct(self, relativeSD: float = 0.05) -> int:  # noqa: N802, N803
+        return len(set(self._records))
+
+    def sumApprox(self, timeout: int, confidence: float = 0.95) -> float:  # noqa: N802
+        return float(self.sum())
+
+    def meanApprox(self, timeout: int, confidence: float = 0.95) -> float:  # noqa: N802
+        return float(self.mean())
+
+    def reduceByKeyLocally(self, func: Callable) -> dict:  # noqa: N802
+        return dict(batch_ops.reduce_by_key_step(func, "reduceByKeyLocally").fast(self._records, 0))
+
+    def takeSample(self, withReplacement: bool, num: int, seed: int | None = None) -> list:  # noqa: N802, N803
+        if num < 0:
+            raise ValueError("Sample size cannot be negative.")
+        rng = random.Random(seed)
+        if withReplacement:
+            return [rng.choice(self._records) for _ in range(num)] if self._records else []
+        return rng.sample(self._records, min(num, len(self._records)))
+
+    def toLocalIterator(self, prefetchPartitions: bool = False) -> Iterator:  # noqa: N802, N803
+        return iter(list(self._records))
+
+    def collectWithJobGroup(self, groupId: str, description: str, interruptOnCancel: bool = False) -> list:  # noqa: N802, N803
+        return self.collect()
+
+    def saveAsTextFile(self, path: str, compressionCodecClass: str | None = None) -> None:  # noqa: N802, N803
+        """Spark's layout: a directory of ``part-NNNNN`` files, one per partition (``str`` of each element per
+        line), and ``_SUCCESS``; written whole or not at all. Gzip is the one codec here."""
+        suffix, compress = "", None
+        if compressionCodecClass:
+            if compressionCodecClass != "org.apache.hadoop.io.compress.GzipCodec":
+                raise not_here(f"compressionCodecClass {compressionCodecClass}", "its codec is a Hadoop class")
+            import gzip
+
+            suffix, compress = ".gz", functools.partial(gzip.compress, mtime=0)
+        files = {}
+        for index, part in enumerate(self._parts()):
+            data = "".join(f"{x}\n" for x in part).encode("utf-8", "surrogateescape")
+            files[f"part-{index:05d}{suffix}"] = compress(data) if compress else data
+        files["_SUCCESS"] = b""
+        if os.path.exists(path):
+            raise FileExistsError(f"Output directory {path} already exists")
+        write_directory_atomically(path, files)
+
+    def saveAsPickleFile(self, path: str, batchSize: int = 10) -> None:  # noqa: N802, N803
+        """A directory that ``SparkContext.pickleFile`` here reads back (pickled batches of *batchSize*; not
+        Hadoop's SequenceFile, which Spark writes)."""
+        if os.path.exists(path):
+            raise FileExistsError(f"Output directory {path} already exists")
+        size = batchSize if batchSize > 0 else 1024
+        files = {f"part-{index:05d}": pickle.dumps([part[i:i + size] for i in range(0, len(part), size)])
+                 for index, part in enumerate(self._parts())}
+        write_directory_atomically(path, {**files, "_SUCCESS": b""})
+
+    def saveAsSequenceFile(self, path: str, compressionCodecClass: str | None = None) -> None:  # noqa: N802, N803
+        raise not_here("saveAsSequenceFile", "Hadoop's file formats need Hadoop")
+
+    def saveAsHadoopFile(self, path: str, outputFormatClass: str, keyClass: str | None = None,  # noqa: N802, N803
+                         valueClass: str | None = None, keyConverter: str | None = None,  # noqa: N803
+                         valueConverter: str | None = None, conf: dict | None = None,  # noqa: N803
+                         compressionCodecClass: str | None = None) -> None:  # noqa: N803
+        raise not_here("saveAsHadoopFile", "Hadoop's output formats need Hadoop")
+
+    def saveAsNewAPIHadoopFile(self, path: str, outputFormatClass: str, keyClass: str | None = None,  # noqa: N802, N803
+                               valueClass: str | None = None, keyConverter: str | None = None,  # noqa: N803
+                               valueConverter: str | None = None, conf: dict | None = None) -> None:  # noqa: N803
+        raise not_here("saveAsNewAPIHadoopFile", "Hadoop's output formats need Hadoop")
+
+    def saveAsHadoopDataset(self, conf: dict, keyConverter: str | None = None,  # noqa: N802, N803
+                            valueConverter: str | None = None) -> None:  # noqa: N803
+        raise not_here("saveAsHadoopDataset", "Hadoop's output formats need Hadoop")
+
+    def saveAsNewAPIHadoopDataset(self, conf: dict, keyConverter: str | None = None,  # noqa: N802, N803
+                                  valueConverter: str | None = None) -> None:  # noqa: N803
+        raise not_here("saveAsNewAPIHadoopDataset", "Hadoop's output formats need Hadoop")
 
     def sum(self):
         return sum(self._records)
@@ -92,8 +257,9 @@ class RDD:
             f(record)
 
     def foreachPartition(self, f: Callable) -> None:  # noqa: N802
-        for part in self.partitioning.split(self._records):
-            f(iter(part))
+        for index, part in enumerate(self._parts()):
+            with TaskContext._running(index):
+                f(iter(part))
 
     def getNumPartitions(self) -> int:  # noqa: N802
         return self.partitioning.count
@@ -130,9 +296,103 @@ class RDD:
         return self.mapPartitionsWithIndex(lambda _, part: f(part), preservesPartitioning)
 
     def mapPartitionsWithIndex(self, f: Callable, preservesPartitioning: bool = False) -> "RDD":  # noqa: N802, N803
-        parts = self.partitioning.split(self._records)
-        out = [x for index, part in enumerate(parts) for x in f(index, iter(part))]
+        out = []
+        for index, part in enumerate(self._parts()):
+            with TaskContext._running(index):
+                out.extend(f(index, iter(part)))
         return self._new(out, self.partitioning if preservesPartitioning else None)
+
+    def mapPartitionsWithSplit(self, f: Callable, preservesPartitioning: bool = False) -> "RDD":  # noqa: N802, N803
+        return self.mapPartitionsWithIndex(f, preservesPartitioning)
+
+    def pipe(self, command: str, env: dict | None = None, checkCode: bool = False) -> "RDD":  # noqa: N803
+        """Each partition's elements (``str``, a line each) through ``sh -c command``; its output lines."""
+        out = []
+        for part in self._parts():
+            data = "".join(f"{x}\n" for x in part).encode("utf-8", "surrogateescape")
+            done = subprocess.run(["sh", "-c", command], input=data, capture_output=True, env=env, check=False)
+            if checkCode and done.returncode:
+                raise RuntimeError(f"Pipe function `{command}' exited with error code {done.returncode}")
+            out.extend(done.stdout.decode("utf-8", "surrogateescape").splitlines())
+        return self._new(out)
+
+    def cartesian(self, other: "RDD") -> "RDD":
+        return self._new([(a, b) for a in self._records for b in other._records],
+                         self.partitioning.count * other.partitioning.count)
+
+    def zip(self, other: "RDD") -> "RDD":
+        if [len(p) for p in self._parts()] != [len(p) for p in other._parts()]:
+            raise ValueError("Can only zip RDDs with same number of elements in each partition")
+        return self._new(list(zip(self._records, other._records)))
+
+    def zipWithUniqueId(self) -> "RDD":  # noqa: N802
+        n = self.partitioning.count
+        return self._new([(x, i * n + k) for k, part in enumerate(self._parts()) for i, x in enumerate(part)])
+
+    def intersection(self, other: "RDD") -> "RDD":
+        theirs = set(other._records)
+        return self._new(dict.fromkeys(x for x in self._records if x in theirs))
+
+    def subtract(self, other: "RDD", numPartitions: int | None = None) -> "RDD":  # noqa: N803
+        theirs = set(other._records)
+        return self._new([x for x in self._records if x not in theirs], numPartitions)
+
+    def groupBy(self, f: Callable, numPartitions: int | None = None,  # noqa: N802, N803
+                partitionFunc: Callable = portable_hash) -> "RDD":  # noqa: N803
+        return self.map(lambda x: (f(x), x)).groupByKey(numPartitions, partitionFunc)
+
+    def groupWith(self, other: "RDD", *others: "RDD") -> "RDD":  # noqa: N802
+        rdds = (self, other, *others)
+        grouped: dict = {}
+        for index, rdd in enumerate(rdds):
+            for key, value in rdd._records:
+                grouped.setdefault(key, [[] for _ in rdds])[index].append(value)
+        return self._keyed([(k, tuple(map(ResultIterable, v))) for k, v in grouped.items()], None)
+
+    def sample(self, withReplacement: bool, fraction: float, seed: int | None = None) -> "RDD":  # noqa: N803
+        """Bernoulli sampling, or with replacement Poisson counts of mean *fraction*, as Spark's samplers."""
+        if fraction < 0:
+            raise ValueError("Fraction must be nonnegative.")
+        rng = random.Random(seed)
+        if not withReplacement:
+            return self._new([x for x in self._records if rng.random() < fraction], self.partitioning)
+        return self._new([x for x in self._records for _ in range(_poisson(rng, fraction))], self.partitioning)
+
+    def sampleByKey(self, withReplacement: bool, fractions: dict, seed: int | None = None) -> "RDD":  # noqa: N802, N803
+        rng = random.Random(seed)
+        if not withReplacement:
+            return self._new([kv for kv in self._records if rng.random() < fractions[kv[0]]], self.partitioning)
+        return self._new([kv for kv in self._records for _ in range(_poisson(rng, fractions[kv[0]]))],
+                         self.partitioning)
+
+    def randomSplit(self, weights, seed: int | None = None) -> list["RDD"]:  # noqa: N802
+        total = float(sum(weights))
+        bounds = list(itertools.accumulate(w / total for w in weights))
+        rng = random.Random(seed)
+        splits: list[list] = [[] for _ in weights]
+        import bisect
+
+        for x in self._records:
+            splits[min(bisect.bisect_right(bounds, rng.random()), len(splits) - 1)].append(x)
+        return [self._new(split) for split in splits]
+
+    def repartitionAndSortWithinPartitions(self, numPartitions: int | None = None,  # noqa: N802, N803
+                                           partitionFunc: Callable = portable_hash,  # noqa: N803
+                                           ascending: bool = True, keyfunc: Callable = lambda x: x) -> "RDD":
+        ordered = sorted(self._records, key=lambda kv: keyfunc(kv[0]), reverse=not ascending)
+        return self._keyed(ordered, numPartitions, partitionFunc)
+
+    def barrier(self):
+        raise not_here("RDD.barrier", "barrier execution mode schedules tasks on a cluster")
+
+    def withResources(self, profile) -> "RDD":  # noqa: N802
+        raise not_here("RDD.withResources", "resource profiles ask a cluster manager for executors")
+
+    def getResourceProfile(self):  # noqa: N802
+        return None
+
+    def toDF(self, schema=None, sampleRatio: float | None = None):  # noqa: N802, N803
+        raise not_here("RDD.toDF", "DataFrames are Spark SQL's")
 
     def distinct(self, numPartitions: int | None = None) -> "RDD":  # noqa: N803
         return self._new(dict.fromkeys(self._records), numPartitions)
@@ -147,7 +407,7 @@ class RDD:
         return self._new(self._records, min(numPartitions, self.partitioning.count) if not shuffle else numPartitions)
 
     def partitionBy(self, numPartitions: int, partitionFunc: Callable = portable_hash) -> "RDD":  # noqa: N802, N803
-        return RDD(self._records, Partitioning(numPartitions, partitionFunc), self.context)
+        return RDD(self._records, Partitioning(numPartitions, partitionFunc), self.ctx)
 
     def sortBy(self, keyfunc: Callable, ascending: bool = True, numPartitions: int | None = None) -> "RDD":  # noqa: N802, N803
         return self._new(sorted(self._records, key=keyfunc, reverse=not ascending), numPartitions)
@@ -156,22 +416,29 @@ class RDD:
                   keyfunc: Callable = lambda k: k) -> "RDD":
         return self.sortBy(lambda pair: keyfunc(pair[0]), ascending, numPartitions)
 
-    def reduceByKey(self, func: Callable, numPartitions: int | None = None) -> "RDD":  # noqa: N802, N803
-        return self._keyed(batch_ops.reduce_by_key_step(func, "reduceByKey").fast(self._records, 0), numPartitions)
+    def reduceByKey(self, func: Callable, numPartitions: int | None = None,  # noqa: N802, N803
+                    partitionFunc: Callable = portable_hash) -> "RDD":  # noqa: N803
+        return self._keyed(batch_ops.reduce_by_key_step(func, "reduceByKey").fast(self._records, 0), numPartitions,
+                           partitionFunc)
 
-    def groupByKey(self, numPartitions: int | None = None) -> "RDD":  # noqa: N802, N803
-        return self._keyed(batch_ops.group_by_key_step("groupByKey").fast(self._records, 0), numPartitions)
+    def groupByKey(self, numPartitions: int | None = None,  # noqa: N802, N803
+                   partitionFunc: Callable = portable_hash) -> "RDD":  # noqa: N803
+        grouped = batch_ops.group_by_key_step("groupByKey").fast(self._records, 0)
+        return self._keyed([(k, ResultIterable(v)) for k, v in grouped], numPartitions, partitionFunc)
 
     def combineByKey(self, createCombiner: Callable, mergeValue: Callable, mergeCombiners: Callable,  # noqa: N802, N803
-                     numPartitions: int | None = None) -> "RDD":
-        parts = self.partitioning.split(self._records)
-        return self._keyed(batch_ops.combine_by_key(parts, createCombiner, mergeValue, mergeCombiners), numPartitions)
+                     numPartitions: int | None = None, partitionFunc: Callable = portable_hash) -> "RDD":  # noqa: N803
+        combined = batch_ops.combine_by_key(self._parts(), createCombiner, mergeValue, mergeCombiners)
+        return self._keyed(combined, numPartitions, partitionFunc)
 
     def aggregateByKey(self, zeroValue, seqFunc: Callable, combFunc: Callable,  # noqa: N802, N803
-                       numPartitions: int | None = None) -> "RDD":
-        import copy
+                       numPartitions: int | None = None, partitionFunc: Callable = portable_hash) -> "RDD":  # noqa: N803
+        return self.combineByKey(lambda v: seqFunc(copy.deepcopy(zeroValue), v), seqFunc, combFunc, numPartitions,
+                                 partitionFunc)
 
-        return self.combineByKey(lambda v: seqFunc(copy.deepcopy(zeroValue), v), seqFunc, combFunc, numPartitions)
+    def foldByKey(self, zeroValue, func: Callable, numPartitions: int | None = None,  # noqa: N802, N803
+                  partitionFunc: Callable = portable_hash) -> "RDD":  # noqa: N803
+        return self.combineByKey(lambda v: func(copy.deepcopy(zeroValue), v), func, func, numPartitions, partitionFunc)
 
     def join(self, other: "RDD", numPartitions: int | None = None) -> "RDD":  # noqa: N803
         return self._keyed(batch_ops.join(self._records, other._records), numPartitions)
@@ -186,7 +453,8 @@ class RDD:
         return self._keyed(batch_ops.full_outer_join(self._records, other._records), numPartitions)
 
     def cogroup(self, other: "RDD", numPartitions: int | None = None) -> "RDD":  # noqa: N803
-        return self._keyed(batch_ops.cogroup(self._records, other._records), numPartitions)
+        grouped = batch_ops.cogroup(self._records, other._records)
+        return self._keyed([(k, tuple(map(ResultIterable, v))) for k, v in grouped], numPartitions)
 
     def subtractByKey(self, other: "RDD", numPartitions: int | None = None) -> "RDD":  # noqa: N802, N803
         keys = {k for k, _ in other._records}
@@ -197,13 +465,58 @@ class RDD:
 
     # --- kept as Spark has them ------------------------------------------------------------------
     def cache(self) -> "RDD":
-        return self
+        return self.persist(StorageLevel.MEMORY_ONLY)
 
-    def persist(self, storageLevel=None) -> "RDD":  # noqa: N803
+    def persist(self, storageLevel: StorageLevel = StorageLevel.MEMORY_ONLY) -> "RDD":  # noqa: N803
+        self._storage = storageLevel
         return self
 
     def unpersist(self, blocking: bool = False) -> "RDD":
+        self._storage = StorageLevel.NONE
         return self
+
+    def getStorageLevel(self) -> StorageLevel:  # noqa: N802
+        return self._storage
+
+    def checkpoint(self) -> None:
+        self._checkpointed = True  # the records are in memory already: nothing to cut
+
+    def isCheckpointed(self) -> bool:  # noqa: N802
+        return self._checkpointed
+
+    def localCheckpoint(self) -> None:  # noqa: N802
+        self._local_checkpointed = True
+
+    def isLocallyCheckpointed(self) -> bool:  # noqa: N802
+        return self._local_checkpointed
+
+    def getCheckpointFile(self) -> str | None:  # noqa: N802
+        return None
+
+    def cleanShuffleDependencies(self, blocking: bool = False) -> None:  # noqa: N802
+        pass
+
+    def id(self) -> int:
+        return self._id
+
+    def name(self) -> str | None:
+        return self._name
+
+    def setName(self, name: str) -> "RDD":  # noqa: N802
+        self._name = name
+        return self
+
+    def toDebugString(self) -> bytes:  # noqa: N802
+        return f"({self.partitioning.count}) {self._name or 'RDD'} [{self._id}] in dstream's drop-in".encode()
 
     def __repr__(self) -> str:
         return f"RDD({len(self._records)} records in {self.partitioning.count} partitions)"
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    """A Poisson draw (Knuth's), how often an element is taken when sampling with replacement."""
+    limit, count, product = math.exp(-mean), 0, rng.random()
+    while product > limit:
+        count += 1
+        product *= rng.random()
+    return count

@@ -42,6 +42,9 @@ class RunOptions:
     initial_rate: float | None = None
     output_retries: int = 3
     start_time_ms: int = 0
+    # a job that fails is reported to await_termination and the run goes on, as in Spark (the PySpark drop-in);
+    # otherwise the run ends with it (the command line, exit 1)
+    report_failed_jobs: bool = False
 
 
 class JobScheduler:
@@ -360,25 +363,17 @@ class JobScheduler:
             self.last_received = t
         told = self.listeners.wants_details
         if told:
-            self._post_batch("on_batch_submitted", t, records)
-            self._post_batch("on_batch_started", t, records)
+            self._post_batch("on_batch_submitted", t, records, started)
+            self._post_batch("on_batch_started", t, records, started, processing=True)
         for index, output in enumerate(self.graph.outputs):
-            job = output.generate_job(t)
-            if job is None:
-                continue
-            if not told:
-                self._run_output(job, output)
-                continue
-            operation = OutputOperationInfo(t, index, output.label, self.clock.now_ms())
-            self.listeners.post("on_output_operation_started", operation)
             try:
-                self._run_output(job, output)
-            except BaseException as exc:
-                operation.failure = str(exc)
+                self._run_job(t, index, output, told)
+            except BrokenPipeError:
                 raise
-            finally:
-                operation.end_ms = self.clock.now_ms()
-                self.listeners.post("on_output_operation_completed", operation)
+            except Exception as exc:  # noqa: BLE001 - whatever a user's function raised
+                if not self.options.report_failed_jobs:
+                    raise
+                self.context.report_error(exc)  # as Spark: the job failed, its batch is done, the run goes on
         self.last_batch = t
         if context.checkpoints and (t - context.zero_ms) % context.checkpoint_interval_ms == 0:
             self._checkpoint(t)
@@ -395,7 +390,8 @@ class JobScheduler:
             backlog=sum(stream.backlog() for stream in self.inputs),
             skipped=context.record_errors.skipped, keys_in_state=context.keys_in_state(),
             rate_limit=context.rate_limiter.rate, late=late,
-            inputs=self._by_name(by_input),
+            inputs=self._by_name(by_input), submission_ms=started, processing_start_ms=started,
+            processing_end_ms=started + processing_ms,
         )
         watermarks = [node.watermark for node in self.event_nodes]
         if watermarks and None not in watermarks:
@@ -424,10 +420,30 @@ class JobScheduler:
             seen["backlog"] += stream.backlog()
         return figures
 
-    def _post_batch(self, event: str, t: int, records: int) -> None:
+    def _run_job(self, t: int, index: int, output, told: bool) -> None:
+        """Output *index*'s job of batch *t*, told to the listeners that want it (*told*)."""
+        job = output.generate_job(t)
+        if job is None:
+            return
+        if not told:
+            self._run_output(job, output)
+            return
+        operation = OutputOperationInfo(t, index, output.label, self.clock.now_ms())
+        self.listeners.post("on_output_operation_started", operation)
+        try:
+            self._run_output(job, output)
+        except BaseException as exc:
+            operation.failure = str(exc)
+            raise
+        finally:
+            operation.end_ms = self.clock.now_ms()
+            self.listeners.post("on_output_operation_completed", operation)
+
+    def _post_batch(self, event: str, t: int, records: int, started: int, processing: bool = False) -> None:
         """A batch's event before its figures are known: those are 0 or None until on_batch_completed."""
         self.listeners.post(event, BatchInfo(batch_time=t, records_in=records, processing_ms=0, scheduling_delay_ms=0,
-                                             total_delay_ms=0, backlog=None, skipped=0, keys_in_state=None))
+                                             total_delay_ms=0, backlog=None, skipped=0, keys_in_state=None,
+                                             submission_ms=started, processing_start_ms=started if processing else None))
 
     def _checkpoint(self, t: int) -> None:
         context = self.context

@@ -1,0 +1,374 @@
+"""The drop-in's public surface is the installed PySpark's, module by module: the same names, the same parameter
+names, properties where PySpark has properties. What is deliberately left out is listed here, and what cannot
+work without a cluster raises NotImplementedError naming itself, never AttributeError."""
+import importlib
+import inspect
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+from conftest import need_pyspark, spark_env
+
+#: (module, class) in PySpark; the drop-in's is the same path under dstream_cli
+CLASSES = [
+    ("pyspark.conf", "SparkConf"), ("pyspark.context", "SparkContext"), ("pyspark.rdd", "RDD"),
+    ("pyspark.accumulators", "Accumulator"), ("pyspark.accumulators", "AccumulatorParam"),
+    ("pyspark.broadcast", "Broadcast"), ("pyspark.storagelevel", "StorageLevel"),
+    ("pyspark.resultiterable", "ResultIterable"), ("pyspark.taskcontext", "TaskContext"),
+    ("pyspark.statcounter", "StatCounter"), ("pyspark.files", "SparkFiles"), ("pyspark.util", "InheritableThread"),
+    ("pyspark.streaming.context", "StreamingContext"), ("pyspark.streaming.dstream", "DStream"),
+    ("pyspark.streaming.listener", "StreamingListener"),
+]
+MODULES = ["pyspark", "pyspark.streaming"]
+
+#: in PySpark's ``__all__`` but meaningless in one process without a JVM
+LEFT_OUT = {
+    "pyspark": {"MarshalSerializer", "CPickleSerializer",  # how Spark ships records between JVM and Python
+                "Profiler", "BasicProfiler",  # Spark's profiler of its Python workers
+                "RDDBarrier", "BarrierTaskContext", "BarrierTaskInfo",  # barrier mode: gang-scheduled tasks
+                "StatusTracker", "SparkJobInfo", "SparkStageInfo", "SparkExecutorInfo"},  # a cluster's jobs
+}
+#: py4j's plumbing, not PySpark's API: the Java interface a listener implements
+NOT_API = {"StreamingListener": {"Java"}}
+#: present, and raising NotImplementedError that names them: they need Hadoop or a cluster
+RAISE = {
+    "RDD": ["barrier", "withResources", "toDF", "saveAsSequenceFile", "saveAsHadoopFile", "saveAsNewAPIHadoopFile",
+            "saveAsHadoopDataset", "saveAsNewAPIHadoopDataset"],
+    "SparkContext": ["sequenceFile", "hadoopFile", "newAPIHadoopFile", "hadoopRDD", "newAPIHadoopRDD",
+                     "statusTracker", "show_profiles", "dump_profiles"],
+}
+
+
+@pytest.fixture(autouse=True)
+def _pyspark():
+    need_pyspark()
+
+
+def public(cls) -> set[str]:
+    return {name for name in dir(cls) if not name.startswith("_")}
+
+
+def parameters(function) -> list[str]:
+    return [name for name in inspect.signature(function).parameters if name not in ("self", "cls")]
+
+
+@pytest.mark.parametrize("module, name", CLASSES, ids=[name for _, name in CLASSES])
+def test_each_class_has_pysparks_names_and_parameter_names(module, name):
+    theirs = getattr(importlib.import_module(module), name)
+    ours = getattr(importlib.import_module(f"dstream_cli.{module}"), name)
+    assert public(theirs) - NOT_API.get(name, set()) - public(ours) == set()
+    wrong = []
+    for attribute in sorted(public(theirs) & public(ours)):
+        their, our = inspect.getattr_static(theirs, attribute), inspect.getattr_static(ours, attribute)
+        if isinstance(their, property) != isinstance(our, property):
+            wrong.append(f"{attribute}: property in one, not in the other")
+            continue
+        their, our = getattr(theirs, attribute), getattr(ours, attribute)
+        if callable(their) and not isinstance(their, type):
+            assert callable(our), attribute
+            if parameters(their) != parameters(our):
+                wrong.append(f"{attribute}{tuple(parameters(our))}, PySpark's {tuple(parameters(their))}")
+    if name in ("RDD", "DStream", "Broadcast", "Accumulator", "ResultIterable"):
+        assert ours[int] is not None  # generic as in PySpark: RDD[Tuple[str, int]] annotations import
+    assert wrong == []
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_each_module_exports_pysparks_names_but_those_left_out(module):
+    theirs = importlib.import_module(module)
+    ours = importlib.import_module(f"dstream_cli.{module}")
+    left_out = LEFT_OUT.get(module, set())
+    assert left_out <= set(theirs.__all__), "a name listed as left out is not PySpark's"
+    assert set(theirs.__all__) - left_out == set(ours.__all__)
+    assert all(hasattr(ours, name) for name in ours.__all__)
+    assert not any(hasattr(ours, name) for name in left_out)
+
+
+@pytest.mark.parametrize("cls, method", [(c, m) for c, methods in RAISE.items() for m in methods])
+def test_what_needs_a_cluster_raises_not_implemented_naming_itself(cls, method):
+    from dstream_cli.pyspark import RDD, SparkContext
+
+    target = {"RDD": RDD([1, 2]), "SparkContext": SparkContext("local[1]")}[cls]
+    function = getattr(target, method)
+    with pytest.raises(NotImplementedError, match=method):
+        function(*[None] * sum(p.default is inspect.Parameter.empty and p.kind is p.POSITIONAL_OR_KEYWORD
+                               for p in inspect.signature(function).parameters.values()))
+
+
+def test_the_examples_annotations_import():
+    """Spark 4's examples annotate with RDD[...] and Broadcast[...]: they stopped at import with 'type RDD is not
+    subscriptable'."""
+    from typing import List, Tuple
+
+    from dstream_cli.pyspark import RDD, Accumulator, Broadcast
+    from dstream_cli.pyspark.streaming import DStream
+
+    assert RDD[Tuple[float, str]] and Broadcast[List[str]] and Accumulator[int] and DStream[Tuple[float, str]]
+
+
+LISTENING = """
+import json
+import time
+
+from pyspark import SparkContext
+from pyspark.streaming import StreamingContext, StreamingListener
+
+sc = SparkContext("local[2]", "listener")
+sc.setLogLevel("ERROR")
+ssc = StreamingContext(sc, 0.5)
+seen = []
+
+
+def facts(b):
+    known = b.processingEndTime() != -1
+    return {"records": b.numRecords(), "submitted": b.submissionTime() > 0,
+            "start": b.processingStartTime() == -1 or b.processingStartTime() >= b.submissionTime(),
+            "end": b.processingEndTime() == -1 or b.processingEndTime() >= b.processingStartTime(),
+            "scheduling": b.schedulingDelay() if b.schedulingDelay() == -1 else
+            b.schedulingDelay() == b.processingStartTime() - b.submissionTime(),
+            "processing": b.processingDelay() if not known else
+            b.processingDelay() == b.processingEndTime() - b.processingStartTime(),
+            "total": b.totalDelay() if not known else b.totalDelay() == b.schedulingDelay() + b.processingDelay(),
+            "outputs": sorted((k, v.failureReason(), v.endTime() >= v.startTime() > 0, v.name() != "")
+                              for k, v in b.outputOperationInfos().items()),
+            "inputs": sorted((k, v.numRecords()) for k, v in b.streamIdToInputInfo().items())}
+
+
+class Listener(StreamingListener):
+    def onBatchSubmitted(self, batchSubmitted):
+        seen.append(("submitted", facts(batchSubmitted.batchInfo())))
+
+    def onBatchStarted(self, batchStarted):
+        seen.append(("started", facts(batchStarted.batchInfo())))
+
+    def onBatchCompleted(self, batchCompleted):
+        seen.append(("completed", facts(batchCompleted.batchInfo())))
+
+    def onOutputOperationCompleted(self, outputOperationCompleted):
+        info = outputOperationCompleted.outputOperationInfo()
+        seen.append(("output", {"id": info.id(), "failure": info.failureReason(),
+                                "times": info.endTime() >= info.startTime() > 0,
+                                "batch": info.batchTime().milliseconds() > 0}))
+
+
+ssc.addStreamingListener(Listener())
+ssc.queueStream([sc.parallelize([1, 2, 3]), sc.parallelize([4])]).foreachRDD(lambda rdd: None)
+ssc.start()
+time.sleep(2.2)
+ssc.stop(stopSparkContext=False, stopGraceFully=True)
+time.sleep(1)
+kinds = [kind for kind, _ in seen]
+first = {kind: facts for kind, facts in reversed(seen)}  # each kind's first event
+print(json.dumps({"order": kinds[:4], "first": first}, sort_keys=True))
+"""
+
+
+def test_a_listener_is_given_sparks_info_objects(tmp_path):
+    """Each kind of event's first info, read through every method of Spark's Java listener objects (times and
+    delays -1 until known, the batch's output operations from its submission, no records counted for a queue),
+    as real PySpark gives them and as the drop-in does."""
+    firsts = []
+    for package in ("pyspark", "dstream_cli.pyspark"):
+        program = tmp_path / f"listening_on_{package.replace('.', '_')}.py"  # not pyspark.py: it would shadow it
+        program.write_text(LISTENING.replace("from pyspark", f"from {package}"))
+        done = subprocess.run([sys.executable, str(program)], capture_output=True, text=True, timeout=180,
+                              env=spark_env(), cwd=tmp_path)
+        assert done.returncode == 0, done.stderr[-3000:]
+        firsts.append(json.loads(done.stdout.splitlines()[-1])["first"])
+    theirs, ours = firsts
+    assert ours == theirs
+    assert ours["submitted"]["scheduling"] == -1 and ours["completed"]["outputs"] == [[0, None, True, True]]
+
+
+SAVING = """
+import time
+from pyspark import SparkContext
+from pyspark.streaming import StreamingContext
+sc = SparkContext("local[2]", "saving")
+ssc = StreamingContext(sc, 0.5)
+ssc.queueStream([sc.parallelize(["a", "b", "c"], 2), sc.parallelize([("k", 1), 2, 3.5], 2)]).saveAsTextFiles("out/w", "txt")
+ssc.start()
+time.sleep(2.5)
+ssc.stop(stopSparkContext=True, stopGraceFully=True)
+"""
+
+
+def test_save_as_text_files_writes_sparks_directories_of_part_files(tmp_path):
+    layouts = []
+    for package in ("pyspark", "dstream_cli.pyspark"):
+        where = tmp_path / package
+        where.mkdir()
+        (where / "saving.py").write_text(SAVING.replace("from pyspark", f"from {package}"))
+        done = subprocess.run([sys.executable, "saving.py"], capture_output=True, text=True, timeout=180,
+                              env=spark_env(), cwd=where)
+        assert done.returncode == 0, done.stderr[-3000:]
+        batches = sorted((where / "out").iterdir())
+        assert all(re.fullmatch(r"w-\d{13}\.txt", batch.name) for batch in batches)
+        layouts.append([{part.name: part.read_text() for part in sorted(batch.iterdir()) if not part.name.startswith(".")}
+                        for batch in batches[:2]])
+    theirs, ours = layouts
+    assert ours == theirs
+    assert ours[0] == {"part-00000": "a\n", "part-00001": "b\nc\n", "_SUCCESS": ""}
+
+
+NUMBERS = [5, 1, 4, 1, 9, 2, 6, 5, 3]
+PAIRS = [("a", 1), ("b", 2), ("a", 3), ("c", 4), ("b", 5)]
+OTHER = [("a", "x"), ("c", "y"), ("d", "z")]
+#: each applied to the same data, parallelized in 2 partitions, on real PySpark and on the drop-in
+RDD_CALLS = {
+    "aggregate": lambda sc: sc.parallelize(NUMBERS, 2).aggregate((0, 0), lambda a, x: (a[0] + x, a[1] + 1),
+                                                                  lambda a, b: (a[0] + b[0], a[1] + b[1])),
+    "fold-by-partition": lambda sc: sc.parallelize(NUMBERS, 2).fold(1, lambda a, b: a + b),
+    "treeAggregate": lambda sc: sc.parallelize(NUMBERS, 2).treeAggregate(0, max, max),
+    "foldByKey": lambda sc: sorted(sc.parallelize(PAIRS, 2).foldByKey(10, lambda a, b: a + b).collect()),
+    "groupBy": lambda sc: sorted((k, sorted(v)) for k, v in sc.parallelize(NUMBERS, 2).groupBy(lambda x: x % 3)
+                                 .collect()),
+    "groupWith": lambda sc: sorted((k, [sorted(x) for x in v]) for k, v in sc.parallelize(PAIRS, 2)
+                                   .groupWith(sc.parallelize(OTHER, 2)).collect()),
+    "groupByKey-values": lambda sc: sorted((k, type(v).__name__, len(v), sorted(v))
+                                           for k, v in sc.parallelize(PAIRS, 2).groupByKey().collect()),
+    "cartesian": lambda sc: sorted(sc.parallelize([1, 2], 2).cartesian(sc.parallelize("xy", 1)).collect()),
+    "cartesian-partitions": lambda sc: sc.parallelize([1, 2], 2).cartesian(sc.parallelize("xy", 3))
+    .getNumPartitions(),
+    "zip": lambda sc: sc.parallelize(NUMBERS, 2).zip(sc.parallelize(range(9), 2)).collect(),
+    "zipWithUniqueId": lambda sc: sc.parallelize("abcde", 2).zipWithUniqueId().collect(),
+    "intersection": lambda sc: sorted(sc.parallelize(NUMBERS, 2).intersection(sc.parallelize([1, 5, 7], 2))
+                                      .collect()),
+    "subtract": lambda sc: sorted(sc.parallelize(NUMBERS, 2).subtract(sc.parallelize([1, 5], 2)).collect()),
+    "stats": lambda sc: sc.parallelize(NUMBERS, 2).stats().asDict(),
+    "sample-stats": lambda sc: (sc.parallelize(NUMBERS, 2).sampleStdev(), sc.parallelize(NUMBERS, 2).variance()),
+    "histogram-even": lambda sc: sc.parallelize(NUMBERS, 2).histogram(4),
+    "histogram-edges": lambda sc: sc.parallelize(NUMBERS, 2).histogram([0, 2, 5, 9]),
+    "reduceByKeyLocally": lambda sc: sc.parallelize(PAIRS, 2).reduceByKeyLocally(lambda a, b: a + b),
+    "repartitionAndSortWithinPartitions": lambda sc: sc.parallelize(PAIRS, 2).repartitionAndSortWithinPartitions(
+        2, lambda k: ord(k) % 2).glom().collect(),
+    "glom-of-parallelize": lambda sc: sc.parallelize(NUMBERS, 3).glom().collect(),
+    "pipe": lambda sc: sc.parallelize(["b", "a", "c"], 2).pipe("sort").collect(),
+    "range-union": lambda sc: sc.union([sc.range(3), sc.range(10, 4, -3)]).collect(),
+    "takeSample-size": lambda sc: len(sc.parallelize(NUMBERS, 2).takeSample(False, 4, seed=1)),
+    "randomSplit-covers": lambda sc: sorted(x for r in sc.parallelize(NUMBERS, 2).randomSplit([1, 2], 7)
+                                            for x in r.collect()),
+    "countApproxDistinct": lambda sc: sc.parallelize(NUMBERS, 2).countApproxDistinct(),
+    "toDebugString-type": lambda sc: type(sc.parallelize(NUMBERS, 2).toDebugString()).__name__,
+    "name": lambda sc: sc.parallelize(NUMBERS, 2).setName("numbers").name(),
+    "storage": lambda sc: repr(sc.parallelize(NUMBERS, 2).cache().getStorageLevel()),
+    "taskcontext": lambda sc: sc.parallelize(NUMBERS, 3).mapPartitions(
+        lambda part, task=task_context_class(sc): [(task.get().partitionId(), len(list(part)))]).collect(),
+    "taskcontext-on-the-driver": lambda sc: task_context_class(sc).get(),
+}
+
+
+def task_context_class(sc):
+    """The TaskContext of *sc*'s package: PySpark's, or the drop-in's."""
+    package = "dstream_cli.pyspark" if type(sc).__module__.startswith("dstream_cli") else "pyspark"
+    return importlib.import_module(f"{package}.taskcontext").TaskContext
+
+
+@pytest.fixture(scope="module")
+def both_contexts(spark_context):
+    from dstream_cli.pyspark import SparkContext
+
+    return spark_context, SparkContext("local[2]")
+
+
+@pytest.mark.parametrize("name", sorted(RDD_CALLS))
+def test_an_rdd_method_gives_what_pysparks_gives(both_contexts, name):
+    theirs, ours = (RDD_CALLS[name](sc) for sc in both_contexts)
+    assert ours == theirs
+
+
+def test_files_written_by_an_rdd_read_back_as_spark_lays_them_out(both_contexts, tmp_path):
+    for package, sc in zip(("pyspark", "dropin"), both_contexts):
+        sc.parallelize(["x", "y", "z"], 2).saveAsTextFile(str(tmp_path / package / "text"))
+    listing = [sorted(p.name for p in (tmp_path / package / "text").iterdir() if not p.name.startswith("."))
+               for package in ("pyspark", "dropin")]
+    assert listing[0] == listing[1] == ["_SUCCESS", "part-00000", "part-00001"]
+    assert [(tmp_path / "dropin" / "text" / f"part-0000{i}").read_text() for i in (0, 1)] == \
+        [(tmp_path / "pyspark" / "text" / f"part-0000{i}").read_text() for i in (0, 1)]
+    ours = both_contexts[1]
+    ours.parallelize([{"k": 1}, (2, "b")], 2).saveAsPickleFile(str(tmp_path / "pickled"))
+    assert ours.pickleFile(str(tmp_path / "pickled")).collect() == [{"k": 1}, (2, "b")]
+    assert sorted(ours.wholeTextFiles(str(tmp_path / "dropin" / "text")).values().collect()) == ["x\n", "y\nz\n"]
+
+
+FAILING = """
+import time
+from pyspark import SparkContext
+from pyspark.streaming import StreamingContext
+sc = SparkContext("local[2]", "failing")
+sc.setLogLevel("OFF")
+ssc = StreamingContext(sc, 0.5)
+
+
+def fail_on_two(x):
+    if x == 2:
+        raise ValueError("This is a special error")
+    return x
+
+
+ssc.queueStream([sc.parallelize([d], 1) for d in range(8)]).map(fail_on_two).pprint()
+ssc.start()
+raised = []
+for timeout in (20, 0.1):  # the failure is reported, and stays: every later call raises it too
+    try:
+        ssc.awaitTerminationOrTimeout(timeout)
+    except Exception as error:
+        raised.append("This is a special error" in str(error))
+    time.sleep(5)  # meanwhile the batches after the failed one run on
+ssc.stop(stopSparkContext=True, stopGraceFully=False)
+print("RAISED", raised)
+"""
+
+
+def test_a_function_that_raises_fails_its_batch_and_the_error_reaches_await_termination(tmp_path):
+    """PySpark's own test of a failed function, and what follows: the batch's job fails (pprint prints nothing of
+    it), awaitTermination raises the error then and on every later call, and the later batches run."""
+    results = []
+    for package in ("pyspark", "dstream_cli.pyspark"):
+        where = tmp_path / package
+        where.mkdir()
+        (where / "failing.py").write_text(FAILING.replace("from pyspark", f"from {package}"))
+        done = subprocess.run([sys.executable, "failing.py"], capture_output=True, text=True, timeout=180,
+                              env=spark_env(), cwd=where)
+        assert done.returncode == 0, done.stderr[-3000:]
+        printed = [int(line) for line in done.stdout.splitlines() if line.isdigit()]
+        results.append((printed, done.stdout.splitlines()[-1]))
+    theirs, ours = results
+    assert ours == theirs == ([0, 1, 3, 4, 5, 6, 7], "RAISED [True, True]")
+
+
+PARTITIONED = """
+import time
+from pyspark import SparkContext
+from pyspark.streaming import StreamingContext
+sc = SparkContext("local[2]", "gp")
+sc.setLogLevel("OFF")
+ssc = StreamingContext(sc, 0.5)
+seen = []
+s = ssc.queueStream([sc.parallelize(["a", "b", "c", "a"], 3)])
+s.foreachRDD(lambda rdd: seen.append(("input", rdd.getNumPartitions())))
+s.map(lambda w: (w, 1)).reduceByKey(lambda a, b: a + b).foreachRDD(lambda rdd: seen.append(("reduced", rdd.getNumPartitions())))
+s.map(lambda w: (w, 1)).groupByKey().foreachRDD(lambda rdd: seen.append(("grouped", rdd.getNumPartitions())))
+s.countByValue().foreachRDD(lambda rdd: seen.append(("countByValue", rdd.getNumPartitions())))
+s.window(1, 0.5).foreachRDD(lambda rdd: seen.append(("window", rdd.getNumPartitions())))
+ssc.start(); time.sleep(1.6); ssc.stop(True, False)
+print("SEEN", seen[:5])
+"""
+
+
+def test_a_dstreams_shuffle_gives_the_default_parallelism_of_partitions(tmp_path):
+    """PySpark's DStream shuffles (reduceByKey, groupByKey, countByValue...) default to sc.defaultParallelism,
+    where an input or a window keeps its RDDs' partitions: glom and foreachPartition see what they see there."""
+    seen = []
+    for package in ("pyspark", "dstream_cli.pyspark"):
+        where = tmp_path / package
+        where.mkdir()
+        (where / "partitioned.py").write_text(PARTITIONED.replace("from pyspark", f"from {package}"))
+        done = subprocess.run([sys.executable, "partitioned.py"], capture_output=True, text=True, timeout=180,
+                              env=spark_env(), cwd=where)
+        assert done.returncode == 0, done.stderr[-3000:]
+        seen.append(next(line for line in done.stdout.splitlines() if line.startswith("SEEN")))
+    assert seen[1] == seen[0] == ("SEEN [('input', 3), ('reduced', 2), ('grouped', 2), ('countByValue', 2), "
+                                  "('window', 3)]")
