@@ -368,22 +368,50 @@ def test_dropin_queue_all_at_once():
 
 
 def test_dropin_get_or_create_resumes_the_state_of_a_stopped_context(tmp_path):
+    """The second getOrCreate builds the graph from the checkpoint, as Spark does: setup is not called, and the
+    functions are the pickled ones (so they write to a file, not to a list of this test's)."""
     directory = str(tmp_path / "ck")
-    out: list = []
+    written = tmp_path / "out.jsonl"
+    setups = []
 
     def setup():
+        setups.append(1)
         ssc = StreamingContext(SparkContext("local[2]"), 0.05)
+
+        path = str(written)  # the pickled function keeps this string, not the test's objects
+
+        def keep(rdd):
+            with open(path, "a") as handle:
+                handle.write(repr(rdd.collect()) + "\n")
+
         ssc.queueStream([[("a", 1)], [("a", 2)], [("a", 3)]]) \
-            .updateStateByKey(lambda new, old: sum(new) + (old or 0)).foreachRDD(lambda rdd: out.append(rdd.collect()))
+            .updateStateByKey(lambda new, old: sum(new) + (old or 0)).foreachRDD(keep)
         return ssc
+
+    def lines() -> list:
+        return written.read_text().splitlines() if written.exists() else []
 
     first = StreamingContext.getOrCreate(directory, setup)
     first.start()
-    wait_for(lambda: [("a", 6)] in out, what="the state after the queue")
+    wait_for(lambda: "[('a', 6)]" in lines(), what="the state after the queue")
     first.stop(stopSparkContext=True, stopGraceFully=True)
-    out.clear()
+    written.unlink()
     second = StreamingContext.getOrCreate(directory, setup)
     second.start()
-    wait_for(lambda: out, what="a batch after the restart")
+    wait_for(lines, what="a batch after the restart")
     second.stop()
-    assert out[0] == [("a", 6)]  # the queue was consumed and the state kept: not [('a', 1)] again
+    assert lines()[0] == "[('a', 6)]"  # the queue was consumed and the state kept: not [('a', 1)] again
+    assert setups == [1]
+
+
+def test_a_checkpointed_graph_whose_function_cannot_be_pickled_says_so_at_start(tmp_path):
+    """getOrCreate keeps the graph's functions pickled, as Spark does: one holding a lock (a connection, a
+    socket) cannot be, in Spark as here, and the start says which."""
+    lock = threading.Lock()
+    sc = SparkContext("local[1]", "test")
+    ssc = StreamingContext(sc, 0.05)
+    ssc.checkpoint(str(tmp_path / "ck"))
+    ssc.queueStream([[1]]).foreachRDD(lambda rdd: lock.locked())
+    with pytest.raises(ValueError, match=r"the DStream graph cannot be saved for getOrCreate: TypeError: .*lock"):
+        ssc.start()
+    sc.stop()

@@ -108,16 +108,31 @@ def scenario(name: str, engine: str, cwd: Path):
                               run.text())
             return int(block.group(1)), sorted(block.group(2).splitlines())
         if name == "recoverable_network_wordcount":
-            run.wait_for(lambda text: re.search(r"Counts at time .+ \[\(", text), "the counts")
-            counts = re.search(r"Counts at time .+? (\[\(.+\])\n", run.text()).group(1)
-            dropped = re.findall(r"Dropped (\d+) word\(s\) totally", run.text())
-            written = (cwd / "out.txt").read_text()
-            return sorted(ast.literal_eval(counts)), int(dropped[-1]), counts in written
+            first = recovered_counts(run, cwd)
+            run.stop()
+            # run again on its checkpoint: the graph comes back from it, and createContext is not called
+            for client in server.clients:
+                client.close()
+            server.clients.clear()
+            run = Run(name, engine, cwd, "127.0.0.1", server.port, cwd / "ck", "out.txt")
+            server.send("x y z a")
+            second = recovered_counts(run, cwd)
+            return first, second
         run.wait_for(lambda text: any("day" in repr(b) for b in nonempty(text)), "the words")
         return next(batch for batch in nonempty(run.text()) if "day" in repr(batch))
     finally:
         run.stop()
         server.close()
+
+
+def recovered_counts(run: Run, cwd: Path) -> tuple:
+    """The recoverable example's first non-empty counts, its dropped words, whether it appended them to its
+    output file, and how many times it said it created a new context."""
+    run.wait_for(lambda text: re.search(r"Counts at time .+ \[\(", text), "the counts")
+    counts = re.search(r"Counts at time .+? (\[\(.+\])\n", run.text()).group(1)
+    dropped = re.findall(r"Dropped (\d+) word\(s\) totally", run.text())
+    written = (cwd / "out.txt").read_text()
+    return sorted(ast.literal_eval(counts)), int(dropped[-1]), counts in written, run.text().count("Creating new")
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
@@ -133,7 +148,8 @@ def test_an_example_from_the_pyspark_wheel_prints_pysparks_batches_with_only_its
         "hdfs_wordcount": counts_of(WORDS),
         "queue_stream": [sorted((k, 100) for k in range(10))] * 5,
         "network_wordjoinsentiments": (3, ["happy (6 happiness)", "good (3 happiness)", "sad (-2 happiness)"]),
-        "recoverable_network_wordcount": ([kv for kv in counts_of(WORDS) if kv[0] not in "abc"], 4, True),
+        "recoverable_network_wordcount": (([kv for kv in counts_of(WORDS) if kv[0] not in "abc"], 4, True, 1),
+                                          ([("x", 1), ("y", 1), ("z", 1)], 1, True, 0)),
     }[name]
     if name == "network_wordjoinsentiments":
         expected = (expected[0], sorted(expected[1]))

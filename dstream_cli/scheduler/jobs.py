@@ -352,6 +352,8 @@ class JobScheduler:
             stream.check()
         context = self.context
         started = self.clock.now_ms()
+        scheduling_ms = 0 if self.clock.simulated else max(started - t, 0)
+        submitted = started - scheduling_ms  # as Spark's: the batch is submitted at its time, and waits from there
         began = time.monotonic()
         by_input = allocated
         if by_input is None:
@@ -363,8 +365,8 @@ class JobScheduler:
             self.last_received = t
         told = self.listeners.wants_details
         if told:
-            self._post_batch("on_batch_submitted", t, records, started)
-            self._post_batch("on_batch_started", t, records, started, processing=True)
+            self._post_batch("on_batch_submitted", t, records, submitted, None)
+            self._post_batch("on_batch_started", t, records, submitted, started)
         for index, output in enumerate(self.graph.outputs):
             try:
                 self._run_job(t, index, output, told)
@@ -383,14 +385,13 @@ class JobScheduler:
             if node.generated:
                 node.forget(t)
         processing_ms = int((time.monotonic() - began) * 1000)
-        scheduling_ms = 0 if self.clock.simulated else max(started - t, 0)
         info = BatchInfo(
             batch_time=t, records_in=records, processing_ms=processing_ms, scheduling_delay_ms=scheduling_ms,
             total_delay_ms=scheduling_ms + processing_ms,
             backlog=sum(stream.backlog() for stream in self.inputs),
             skipped=context.record_errors.skipped, keys_in_state=context.keys_in_state(),
             rate_limit=context.rate_limiter.rate, late=late,
-            inputs=self._by_name(by_input), submission_ms=started, processing_start_ms=started,
+            inputs=self._by_name(by_input), submission_ms=submitted, processing_start_ms=started,
             processing_end_ms=started + processing_ms,
         )
         watermarks = [node.watermark for node in self.event_nodes]
@@ -439,11 +440,12 @@ class JobScheduler:
             operation.end_ms = self.clock.now_ms()
             self.listeners.post("on_output_operation_completed", operation)
 
-    def _post_batch(self, event: str, t: int, records: int, started: int, processing: bool = False) -> None:
+    def _post_batch(self, event: str, t: int, records: int, submitted: int, started: int | None) -> None:
         """A batch's event before its figures are known: those are 0 or None until on_batch_completed."""
-        self.listeners.post(event, BatchInfo(batch_time=t, records_in=records, processing_ms=0, scheduling_delay_ms=0,
+        self.listeners.post(event, BatchInfo(batch_time=t, records_in=records, processing_ms=0,
+                                             scheduling_delay_ms=0 if started is None else started - submitted,
                                              total_delay_ms=0, backlog=None, skipped=0, keys_in_state=None,
-                                             submission_ms=started, processing_start_ms=started if processing else None))
+                                             submission_ms=submitted, processing_start_ms=started))
 
     def _checkpoint(self, t: int) -> None:
         context = self.context

@@ -2,15 +2,18 @@
 from __future__ import annotations
 
 import functools
+import os
 from typing import Callable
 
 from ... import context as local
 from ...scheduler.jobs import RunOptions
 from ...scheduler.signals import install_stop_signals
+from ..conf import SparkConf
 from ..context import SparkContext
 from ..rdd import RDD
 from .dstream import DStream, _records
 from .listener import _CamelListener
+from .recovery import Recipe, rebuild, recorded, save_graph, saved_graph
 
 __all__ = ["StreamingContext"]
 
@@ -23,17 +26,27 @@ class StreamingContext:
         if batchDuration is None:
             raise ValueError("batchDuration is required (seconds)")
         self._sc = sparkContext
+        self._batch_s = batchDuration
         self._context = local.StreamingContext(batchDuration, until_stopped=True)
         self._started = False
+        self._recipe = Recipe(self)  # what built the graph: getOrCreate builds it again from a checkpoint
 
     # --- PySpark's class methods ------------------------------------------------------------
     @classmethod
     def getOrCreate(cls, checkpointPath: str, setupFunc: Callable[[], "StreamingContext"]):  # noqa: N802, N803
-        """``setupFunc()`` builds the context each time; its state resumes from *checkpointPath* when that holds
-        a checkpoint (Spark instead unpickles the graph it saved there and skips *setupFunc*)."""
-        context = setupFunc()
-        if context._context.checkpoint_dir != checkpointPath:
-            context.checkpoint(checkpointPath)
+        """As Spark: when *checkpointPath* holds a checkpoint, the graph saved there is built again (its
+        functions unpickled) and its state resumes; *setupFunc* is not called. Otherwise ``setupFunc()``."""
+        saved = saved_graph(checkpointPath) if os.path.isdir(checkpointPath) else None
+        if saved is None:
+            context = setupFunc()
+            if context._context.checkpoint_dir != checkpointPath:
+                context.checkpoint(checkpointPath)
+            return context
+        sc = SparkContext._active or SparkContext(saved["master"], saved["app_name"],
+                                                  conf=SparkConf().setAll(saved["conf"]))
+        context = cls(sc, saved["batch_s"])
+        rebuild(context, saved["steps"])
+        context.checkpoint(checkpointPath)
         return context
 
     @classmethod
@@ -53,6 +66,7 @@ class StreamingContext:
     def sparkContext(self) -> SparkContext:  # noqa: N802
         return self._sc
 
+    @recorded
     def remember(self, duration: float) -> None:
         self._context.remember(duration)
 
@@ -63,15 +77,19 @@ class StreamingContext:
         self._context.add_streaming_listener(_CamelListener(streamingListener, self._context.graph))
 
     # --- inputs -------------------------------------------------------------------------------
+    @recorded
     def socketTextStream(self, hostname: str, port: int, storageLevel=None) -> "DStream":  # noqa: N802, N803
         return DStream(self._context.socket_text_stream(hostname, int(port)), self)
 
+    @recorded
     def textFileStream(self, directory: str) -> "DStream":  # noqa: N802
         return DStream(self._context.text_file_stream(directory), self)
 
+    @recorded
     def binaryRecordsStream(self, directory: str, recordLength: int) -> "DStream":  # noqa: N802, N803
         return DStream(self._context.binary_records_stream(directory, recordLength), self)
 
+    @recorded
     def queueStream(self, rdds: list, oneAtATime: bool = True, default=None) -> "DStream":  # noqa: N802, N803
         """*rdds*: RDDs (``sparkContext.parallelize``) or lists; their partitions are the first RDD's."""
         batches = [_records(rdd) for rdd in rdds]
@@ -81,6 +99,7 @@ class StreamingContext:
                                             partitions=partitions)
         return DStream(stream, self)
 
+    @recorded
     def transform(self, dstreams: list, transformFunc: Callable) -> "DStream":  # noqa: N803
         """``transformFunc(rdds)``: the streams' RDDs of each batch time, in a list."""
         streams = [stream._stream for stream in dstreams]
@@ -91,6 +110,7 @@ class StreamingContext:
 
         return DStream(self._context.transform(streams, over_rdds), self)
 
+    @recorded
     def union(self, *dstreams: "DStream") -> "DStream":
         if not dstreams:
             raise ValueError("should have at least one DStream to union")
@@ -98,6 +118,8 @@ class StreamingContext:
 
     # --- running ------------------------------------------------------------------------------
     def start(self) -> None:
+        if self._context.checkpoint_dir:
+            save_graph(self, self._context.checkpoint_dir)
         self._context._dropin = self
         self._context.start(RunOptions(report_failed_jobs=True))  # a failed job is reported, as in Spark
         self._started = True

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Callable, Generic, TypeVar
 from ...ops.batch import with_time
 from ..rdd import RDD
 from ..resultiterable import ResultIterable
+from .recovery import recorded
 
 if TYPE_CHECKING:
     from .context import StreamingContext
@@ -215,3 +216,16 @@ class DStream(Generic[T_co]):
     def checkpoint(self, interval: float) -> "DStream":
         self._stream.checkpoint(interval)
         return self
+
+
+#: the methods that build the graph: each call is a step of what getOrCreate builds again (recovery.py)
+BUILDING_METHODS = (
+    "map", "flatMap", "filter", "mapValues", "flatMapValues", "glom", "mapPartitions", "mapPartitionsWithIndex",
+    "reduce", "count", "countByValue", "reduceByKey", "groupByKey", "combineByKey", "partitionBy", "repartition",
+    "transform", "transformWith", "union", "join", "leftOuterJoin", "rightOuterJoin", "fullOuterJoin", "cogroup",
+    "window", "reduceByWindow", "countByWindow", "countByValueAndWindow", "reduceByKeyAndWindow",
+    "groupByKeyAndWindow", "updateStateByKey", "foreachRDD", "pprint", "saveAsTextFiles", "cache", "persist",
+    "checkpoint",
+)
+for _name in BUILDING_METHODS:
+    setattr(DStream, _name, recorded(getattr(DStream, _name)))
