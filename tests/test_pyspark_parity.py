@@ -372,3 +372,47 @@ def test_a_dstreams_shuffle_gives_the_default_parallelism_of_partitions(tmp_path
         seen.append(next(line for line in done.stdout.splitlines() if line.startswith("SEEN")))
     assert seen[1] == seen[0] == ("SEEN [('input', 3), ('reduced', 2), ('grouped', 2), ('countByValue', 2), "
                                   "('window', 3)]")
+
+
+SHIPPING = """
+import threading, time
+from pyspark import SparkConf, SparkContext
+from pyspark.streaming import StreamingContext
+sc = SparkContext("local[2]", "ship", conf=SparkConf().set("spark.dstream.closureCheck", CHECK))
+sc.setLogLevel("OFF")
+ssc = StreamingContext(sc, 0.5)
+connection = threading.Lock()  # a connection made on the driver, as the guide warns
+def send(rdd):
+    rdd.foreach(lambda record: connection.locked())
+ssc.queueStream([sc.parallelize([1, 2], 2), sc.parallelize([3], 1)]).foreachRDD(send)
+ssc.start()
+try:
+    ssc.awaitTerminationOrTimeout(15)
+    print("OUTCOME none")
+except Exception as error:
+    print("OUTCOME", type(error).__name__, "cannot pickle '_thread.lock' object" in str(error))
+ssc.stop(True, False)
+"""
+
+
+@pytest.mark.parametrize("check", ["warn", "error", "off"])
+def test_a_function_spark_could_not_ship_is_said_once_or_fails_as_in_spark(tmp_path, check):
+    """The guide's warning: a connection made on the driver cannot be used in a function Spark ships. PySpark
+    fails the job with a pickling error; the drop-in, where nothing is shipped, says it once by default, fails
+    as PySpark with spark.dstream.closureCheck=error, and says nothing with off."""
+    outcomes = []
+    for package in ("pyspark", "dstream_cli.pyspark"):
+        program = tmp_path / f"shipping_on_{package.replace('.', '_')}.py"
+        program.write_text(SHIPPING.replace("from pyspark", f"from {package}").replace("CHECK", repr(check)))
+        done = subprocess.run([sys.executable, str(program)], capture_output=True, text=True, timeout=180,
+                              env=spark_env(), cwd=tmp_path)
+        assert done.returncode == 0, done.stderr[-3000:]
+        outcomes.append((next(line for line in done.stdout.splitlines() if line.startswith("OUTCOME")), done.stderr))
+    (theirs, _), (ours, said) = outcomes
+    assert theirs == "OUTCOME Py4JJavaError True"
+    warning = ("dstream: the function given to RDD.foreach cannot be pickled, so Spark could not ship it to its "
+               "executors: TypeError: cannot pickle '_thread.lock' object (set spark.dstream.closureCheck=error to "
+               "fail as Spark does, off not to check)\n")
+    assert (ours, said) == {"warn": ("OUTCOME none", warning),  # two batches, said once
+                            "error": ("OUTCOME PicklingError True", ""),
+                            "off": ("OUTCOME none", "")}[check]

@@ -22,6 +22,7 @@ from ..fsio import write_directory_atomically
 from ..ops import batch as batch_ops
 from ..partitions import Partitioning, portable_hash
 from .resultiterable import ResultIterable
+from .shipping import check_shippable
 from .statcounter import StatCounter
 from .storagelevel import StorageLevel
 from .taskcontext import TaskContext
@@ -83,16 +84,19 @@ class RDD(Generic[T_co]):
         return not self._records
 
     def reduce(self, f: Callable):
+        check_shippable(f, self.ctx, "RDD.reduce")
         if not self._records:
             raise ValueError("Can not reduce() empty RDD")
         return functools.reduce(f, self._records)
 
     def fold(self, zeroValue, op: Callable):  # noqa: N803 - PySpark's names
         """Each partition folded from *zeroValue*, then the partitions' results, as Spark does."""
+        check_shippable(op, self.ctx, "RDD.fold")
         results = [functools.reduce(op, part, copy.deepcopy(zeroValue)) for part in self._parts()]
         return functools.reduce(op, results, zeroValue)
 
     def aggregate(self, zeroValue, seqOp: Callable, combOp: Callable):  # noqa: N803
+        check_shippable(seqOp, self.ctx, "RDD.aggregate")
         results = [functools.reduce(seqOp, part, copy.deepcopy(zeroValue)) for part in self._parts()]
         return functools.reduce(combOp, results, copy.deepcopy(zeroValue))
 
@@ -253,10 +257,12 @@ class RDD(Generic[T_co]):
         return [v for k, v in self._records if k == key]
 
     def foreach(self, f: Callable) -> None:
+        check_shippable(f, self.ctx, "RDD.foreach")
         for record in self._records:
             f(record)
 
     def foreachPartition(self, f: Callable) -> None:  # noqa: N802
+        check_shippable(f, self.ctx, "RDD.foreachPartition")
         for index, part in enumerate(self._parts()):
             with TaskContext._running(index):
                 f(iter(part))
@@ -266,18 +272,23 @@ class RDD(Generic[T_co]):
 
     # --- transformations -------------------------------------------------------------------------
     def map(self, f: Callable, preservesPartitioning: bool = False) -> "RDD":  # noqa: N803
+        check_shippable(f, self.ctx, "RDD.map")
         return self._new(map(f, self._records))
 
     def flatMap(self, f: Callable, preservesPartitioning: bool = False) -> "RDD":  # noqa: N802, N803
+        check_shippable(f, self.ctx, "RDD.flatMap")
         return self._new(itertools.chain.from_iterable(map(f, self._records)))
 
     def filter(self, f: Callable) -> "RDD":
+        check_shippable(f, self.ctx, "RDD.filter")
         return self._new(filter(f, self._records), self.partitioning)
 
     def mapValues(self, f: Callable) -> "RDD":  # noqa: N802
+        check_shippable(f, self.ctx, "RDD.mapValues")
         return self._new(((k, f(v)) for k, v in self._records), self.partitioning)
 
     def flatMapValues(self, f: Callable) -> "RDD":  # noqa: N802
+        check_shippable(f, self.ctx, "RDD.flatMapValues")
         return self._new(((k, x) for k, v in self._records for x in f(v)), self.partitioning)
 
     def keys(self) -> "RDD":
@@ -287,6 +298,7 @@ class RDD(Generic[T_co]):
         return self.map(operator.itemgetter(1))
 
     def keyBy(self, f: Callable) -> "RDD":  # noqa: N802
+        check_shippable(f, self.ctx, "RDD.keyBy")
         return self.map(lambda x: (f(x), x))
 
     def glom(self) -> "RDD":
@@ -296,6 +308,7 @@ class RDD(Generic[T_co]):
         return self.mapPartitionsWithIndex(lambda _, part: f(part), preservesPartitioning)
 
     def mapPartitionsWithIndex(self, f: Callable, preservesPartitioning: bool = False) -> "RDD":  # noqa: N802, N803
+        check_shippable(f, self.ctx, "RDD.mapPartitionsWithIndex")
         out = []
         for index, part in enumerate(self._parts()):
             with TaskContext._running(index):
@@ -339,6 +352,7 @@ class RDD(Generic[T_co]):
 
     def groupBy(self, f: Callable, numPartitions: int | None = None,  # noqa: N802, N803
                 partitionFunc: Callable = portable_hash) -> "RDD":  # noqa: N803
+        check_shippable(f, self.ctx, "RDD.groupBy")
         return self.map(lambda x: (f(x), x)).groupByKey(numPartitions, partitionFunc)
 
     def groupWith(self, other: "RDD", *others: "RDD") -> "RDD":  # noqa: N802
@@ -410,6 +424,7 @@ class RDD(Generic[T_co]):
         return RDD(self._records, Partitioning(numPartitions, partitionFunc), self.ctx)
 
     def sortBy(self, keyfunc: Callable, ascending: bool = True, numPartitions: int | None = None) -> "RDD":  # noqa: N802, N803
+        check_shippable(keyfunc, self.ctx, "RDD.sortBy")
         return self._new(sorted(self._records, key=keyfunc, reverse=not ascending), numPartitions)
 
     def sortByKey(self, ascending: bool = True, numPartitions: int | None = None,  # noqa: N802, N803
@@ -418,6 +433,7 @@ class RDD(Generic[T_co]):
 
     def reduceByKey(self, func: Callable, numPartitions: int | None = None,  # noqa: N802, N803
                     partitionFunc: Callable = portable_hash) -> "RDD":  # noqa: N803
+        check_shippable(func, self.ctx, "RDD.reduceByKey")
         return self._keyed(batch_ops.reduce_by_key_step(func, "reduceByKey").fast(self._records, 0), numPartitions,
                            partitionFunc)
 
@@ -428,6 +444,7 @@ class RDD(Generic[T_co]):
 
     def combineByKey(self, createCombiner: Callable, mergeValue: Callable, mergeCombiners: Callable,  # noqa: N802, N803
                      numPartitions: int | None = None, partitionFunc: Callable = portable_hash) -> "RDD":  # noqa: N803
+        check_shippable(createCombiner, self.ctx, "RDD.combineByKey")
         combined = batch_ops.combine_by_key(self._parts(), createCombiner, mergeValue, mergeCombiners)
         return self._keyed(combined, numPartitions, partitionFunc)
 

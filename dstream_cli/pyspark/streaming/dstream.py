@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Callable, Generic, TypeVar
 from ...ops.batch import with_time
 from ..rdd import RDD
 from ..resultiterable import ResultIterable
+from ..shipping import check_shippable
 from .recovery import recorded
 
 if TYPE_CHECKING:
@@ -52,30 +53,38 @@ class DStream(Generic[T_co]):
 
     # --- per batch ----------------------------------------------------------------------------
     def map(self, f: Callable, preservesPartitioning: bool = False) -> "DStream":  # noqa: N803
+        check_shippable(f, self._ssc.sparkContext, "DStream.map")
         return self._wrap(self._stream.map(f))
 
     def flatMap(self, f: Callable, preservesPartitioning: bool = False) -> "DStream":  # noqa: N802, N803
+        check_shippable(f, self._ssc.sparkContext, "DStream.flatMap")
         return self._wrap(self._stream.flat_map(f))
 
     def filter(self, f: Callable) -> "DStream":
+        check_shippable(f, self._ssc.sparkContext, "DStream.filter")
         return self._wrap(self._stream.filter(f))
 
     def mapValues(self, f: Callable) -> "DStream":  # noqa: N802
+        check_shippable(f, self._ssc.sparkContext, "DStream.mapValues")
         return self._wrap(self._stream.map_values(f))
 
     def flatMapValues(self, f: Callable) -> "DStream":  # noqa: N802
+        check_shippable(f, self._ssc.sparkContext, "DStream.flatMapValues")
         return self._wrap(self._stream.flat_map_values(f))
 
     def glom(self) -> "DStream":
         return self._wrap(self._stream.glom())
 
     def mapPartitions(self, f: Callable, preservesPartitioning: bool = False) -> "DStream":  # noqa: N802, N803
+        check_shippable(f, self._ssc.sparkContext, "DStream.mapPartitions")
         return self._wrap(self._stream.map_partitions(f, preservesPartitioning))
 
     def mapPartitionsWithIndex(self, f: Callable, preservesPartitioning: bool = False) -> "DStream":  # noqa: N802, N803
+        check_shippable(f, self._ssc.sparkContext, "DStream.mapPartitionsWithIndex")
         return self._wrap(self._stream.map_partitions_with_index(f, preservesPartitioning))
 
     def reduce(self, func: Callable) -> "DStream":
+        check_shippable(func, self._ssc.sparkContext, "DStream.reduce")
         return self._wrap(self._stream.reduce(func))
 
     def count(self) -> "DStream":
@@ -85,6 +94,7 @@ class DStream(Generic[T_co]):
         return self._wrap(self._stream.count_by_value().partition_by(self._shuffle(None)))
 
     def reduceByKey(self, func: Callable, numPartitions: int | None = None) -> "DStream":  # noqa: N802, N803
+        check_shippable(func, self._ssc.sparkContext, "DStream.reduceByKey")
         return self._wrap(self._stream.reduce_by_key(func, self._shuffle(numPartitions)))
 
     def groupByKey(self, numPartitions: int | None = None) -> "DStream":  # noqa: N802, N803
@@ -92,6 +102,7 @@ class DStream(Generic[T_co]):
 
     def combineByKey(self, createCombiner: Callable, mergeValue: Callable, mergeCombiners: Callable,  # noqa: N802, N803
                      numPartitions: int | None = None) -> "DStream":
+        check_shippable(createCombiner, self._ssc.sparkContext, "DStream.combineByKey")
         return self._wrap(self._stream.combine_by_key(createCombiner, mergeValue, mergeCombiners,
                                                       self._shuffle(numPartitions)))
 
@@ -155,6 +166,7 @@ class DStream(Generic[T_co]):
 
     def reduceByWindow(self, reduceFunc: Callable, invReduceFunc: Callable | None,  # noqa: N802, N803
                        windowDuration: float, slideDuration: float) -> "DStream":  # noqa: N803
+        check_shippable(reduceFunc, self._ssc.sparkContext, "DStream.reduceByWindow")
         return self._wrap(self._stream.reduce_by_window(reduceFunc, invReduceFunc, windowDuration, slideDuration))
 
     def countByWindow(self, windowDuration: float, slideDuration: float) -> "DStream":  # noqa: N802, N803
@@ -168,6 +180,7 @@ class DStream(Generic[T_co]):
     def reduceByKeyAndWindow(self, func: Callable, invFunc: Callable | None, windowDuration: float,  # noqa: N802, N803
                              slideDuration: float | None = None, numPartitions: int | None = None,  # noqa: N803
                              filterFunc: Callable | None = None) -> "DStream":  # noqa: N803
+        check_shippable(func, self._ssc.sparkContext, "DStream.reduceByKeyAndWindow")
         return self._wrap(self._stream.reduce_by_key_and_window(func, invFunc, windowDuration, slideDuration,
                                                                 self._shuffle(numPartitions), filterFunc))
 
@@ -181,6 +194,7 @@ class DStream(Generic[T_co]):
     def updateStateByKey(self, updateFunc: Callable, numPartitions: int | None = None,  # noqa: N802, N803
                          initialRDD=None) -> "DStream":  # noqa: N803
         """``updateFunc(new_values, last_state)``; *initialRDD* (an RDD or a list) of (key, state) pairs."""
+        check_shippable(updateFunc, self._ssc.sparkContext, "DStream.updateStateByKey")
         initial = None if initialRDD is None else _records(initialRDD)
         return self._wrap(self._stream.update_state_by_key(updateFunc, self._shuffle(numPartitions), initial=initial))
 
