@@ -48,13 +48,13 @@ class InputDStream(DStream):
 
     def _records(self, block: Block, t: int) -> list:
         """The block's records; its bad input is reported as batch *t*'s (--on-error decides)."""
-        if block.bad:
-            reject = self.context.record_errors.rejecter(t, self.name)
-            for bad in block.bad:
-                reject(self.label, bad.raw, BadRecord(bad.reason))
-        if self.header is None:
+        if not block.bad and self.header is None:
             return block.records
         reject = self.context.record_errors.rejecter(t, self.name)
+        for bad in block.bad:
+            reject(self.label, bad.raw, BadRecord(bad.reason))
+        if self.header is None:
+            return block.records
         return self.header.rows(block.records, lambda raw, reason: reject(self.label, raw, BadRecord(reason)))
 
     def take(self, arrival_ms: int, report_as: int) -> list:

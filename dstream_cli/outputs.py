@@ -122,13 +122,15 @@ def render_file(batch: list, fmt: str, header: bool) -> str:
     """A whole file of *batch*: with *header*, a header row first, named by the first record."""
     if not header or not batch:
         return render(batch, fmt)
-    return _with_header(batch, fmt, None)
+    return _under_header(batch, fmt, None)[0]
 
 
-def _with_header(batch: list, fmt: str, columns: list | None) -> str:
-    """The rows of *batch* by *columns*, after a header row of the first record's own when *columns* is None."""
+def _under_header(batch: list, fmt: str, columns: list | None) -> tuple[str, list]:
+    """The rows of *batch* by *columns*, and the columns: when *columns* is None, the first record's, after a
+    header row of them."""
     try:
-        return render_with_header(batch, fmt, columns or header_columns(batch[0]), header=columns is None)
+        named = columns or header_columns(batch[0])
+        return render_with_header(batch, fmt, named, header=columns is None), named
     except ValueError as exc:
         raise StageFailed(f"--header: {exc}") from None
 
@@ -148,8 +150,7 @@ class Emitter:
         if not batch:
             return
         if self.header:
-            text = _with_header(batch, self.fmt, self.columns)
-            self.columns = self.columns or header_columns(batch[0])
+            text, self.columns = _under_header(batch, self.fmt, self.columns)
         else:
             text = render(batch, self.fmt)
         out = self.stdout()

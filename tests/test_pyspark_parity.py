@@ -54,6 +54,21 @@ def parameters(function) -> list[str]:
     return [name for name in inspect.signature(function).parameters if name not in ("self", "cls")]
 
 
+def run_on_both(tmp_path, name: str, source: str) -> list:
+    """*source*, a PySpark program, run as a process on PySpark and on the drop-in (its imports changed), each in
+    a directory of its own: (that directory, its stdout, its stderr) of each, PySpark's first."""
+    runs = []
+    for package in ("pyspark", "dstream_cli.pyspark"):
+        where = tmp_path / package
+        where.mkdir()
+        (where / f"{name}.py").write_text(source.replace("from pyspark", f"from {package}"))
+        done = subprocess.run([sys.executable, f"{name}.py"], capture_output=True, text=True, timeout=180,
+                              env=spark_env(), cwd=where)
+        assert done.returncode == 0, done.stderr[-3000:]
+        runs.append((where, done.stdout, done.stderr))
+    return runs
+
+
 @pytest.mark.parametrize("module, name", CLASSES, ids=[name for _, name in CLASSES])
 def test_each_class_has_pysparks_names_and_parameter_names(module, name):
     theirs = getattr(importlib.import_module(module), name)
@@ -169,15 +184,8 @@ def test_a_listener_is_given_sparks_info_objects(tmp_path):
     """Each kind of event's first info, read through every method of Spark's Java listener objects (times and
     delays -1 until known, the batch's output operations from its submission, no records counted for a queue),
     as real PySpark gives them and as the drop-in does."""
-    firsts = []
-    for package in ("pyspark", "dstream_cli.pyspark"):
-        program = tmp_path / f"listening_on_{package.replace('.', '_')}.py"  # not pyspark.py: it would shadow it
-        program.write_text(LISTENING.replace("from pyspark", f"from {package}"))
-        done = subprocess.run([sys.executable, str(program)], capture_output=True, text=True, timeout=180,
-                              env=spark_env(), cwd=tmp_path)
-        assert done.returncode == 0, done.stderr[-3000:]
-        firsts.append(json.loads(done.stdout.splitlines()[-1])["first"])
-    theirs, ours = firsts
+    theirs, ours = (json.loads(stdout.splitlines()[-1])["first"]
+                    for _, stdout, _ in run_on_both(tmp_path, "listening", LISTENING))
     assert ours == theirs
     assert ours["submitted"]["scheduling"] == -1 and ours["completed"]["outputs"] == [[0, None, True, True]]
 
@@ -197,13 +205,7 @@ ssc.stop(stopSparkContext=True, stopGraceFully=True)
 
 def test_save_as_text_files_writes_sparks_directories_of_part_files(tmp_path):
     layouts = []
-    for package in ("pyspark", "dstream_cli.pyspark"):
-        where = tmp_path / package
-        where.mkdir()
-        (where / "saving.py").write_text(SAVING.replace("from pyspark", f"from {package}"))
-        done = subprocess.run([sys.executable, "saving.py"], capture_output=True, text=True, timeout=180,
-                              env=spark_env(), cwd=where)
-        assert done.returncode == 0, done.stderr[-3000:]
+    for where, _, _ in run_on_both(tmp_path, "saving", SAVING):
         batches = sorted((where / "out").iterdir())
         assert all(re.fullmatch(r"w-\d{13}\.txt", batch.name) for batch in batches)
         layouts.append([{part.name: part.read_text() for part in sorted(batch.iterdir()) if not part.name.startswith(".")}
@@ -325,17 +327,8 @@ print("RAISED", raised)
 def test_a_function_that_raises_fails_its_batch_and_the_error_reaches_await_termination(tmp_path):
     """PySpark's own test of a failed function, and what follows: the batch's job fails (pprint prints nothing of
     it), awaitTermination raises the error then and on every later call, and the later batches run."""
-    results = []
-    for package in ("pyspark", "dstream_cli.pyspark"):
-        where = tmp_path / package
-        where.mkdir()
-        (where / "failing.py").write_text(FAILING.replace("from pyspark", f"from {package}"))
-        done = subprocess.run([sys.executable, "failing.py"], capture_output=True, text=True, timeout=180,
-                              env=spark_env(), cwd=where)
-        assert done.returncode == 0, done.stderr[-3000:]
-        printed = [int(line) for line in done.stdout.splitlines() if line.isdigit()]
-        results.append((printed, done.stdout.splitlines()[-1]))
-    theirs, ours = results
+    theirs, ours = (([int(line) for line in stdout.splitlines() if line.isdigit()], stdout.splitlines()[-1])
+                    for _, stdout, _ in run_on_both(tmp_path, "failing", FAILING))
     assert ours == theirs == ([0, 1, 3, 4, 5, 6, 7], "RAISED [True, True]")
 
 
@@ -361,15 +354,8 @@ print("SEEN", seen[:5])
 def test_a_dstreams_shuffle_gives_the_default_parallelism_of_partitions(tmp_path):
     """PySpark's DStream shuffles (reduceByKey, groupByKey, countByValue...) default to sc.defaultParallelism,
     where an input or a window keeps its RDDs' partitions: glom and foreachPartition see what they see there."""
-    seen = []
-    for package in ("pyspark", "dstream_cli.pyspark"):
-        where = tmp_path / package
-        where.mkdir()
-        (where / "partitioned.py").write_text(PARTITIONED.replace("from pyspark", f"from {package}"))
-        done = subprocess.run([sys.executable, "partitioned.py"], capture_output=True, text=True, timeout=180,
-                              env=spark_env(), cwd=where)
-        assert done.returncode == 0, done.stderr[-3000:]
-        seen.append(next(line for line in done.stdout.splitlines() if line.startswith("SEEN")))
+    seen = [next(line for line in stdout.splitlines() if line.startswith("SEEN"))
+            for _, stdout, _ in run_on_both(tmp_path, "partitioned", PARTITIONED)]
     assert seen[1] == seen[0] == ("SEEN [('input', 3), ('reduced', 2), ('grouped', 2), ('countByValue', 2), "
                                   "('window', 3)]")
 
@@ -400,15 +386,9 @@ def test_a_function_spark_could_not_ship_is_said_once_or_fails_as_in_spark(tmp_p
     """The guide's warning: a connection made on the driver cannot be used in a function Spark ships. PySpark
     fails the job with a pickling error; the drop-in, where nothing is shipped, says it once by default, fails
     as PySpark with spark.dstream.closureCheck=error, and says nothing with off."""
-    outcomes = []
-    for package in ("pyspark", "dstream_cli.pyspark"):
-        program = tmp_path / f"shipping_on_{package.replace('.', '_')}.py"
-        program.write_text(SHIPPING.replace("from pyspark", f"from {package}").replace("CHECK", repr(check)))
-        done = subprocess.run([sys.executable, str(program)], capture_output=True, text=True, timeout=180,
-                              env=spark_env(), cwd=tmp_path)
-        assert done.returncode == 0, done.stderr[-3000:]
-        outcomes.append((next(line for line in done.stdout.splitlines() if line.startswith("OUTCOME")), done.stderr))
-    (theirs, _), (ours, said) = outcomes
+    (theirs, _), (ours, said) = ((next(line for line in stdout.splitlines() if line.startswith("OUTCOME")), stderr)
+                                 for _, stdout, stderr in run_on_both(tmp_path, "shipping",
+                                                                      SHIPPING.replace("CHECK", repr(check))))
     assert theirs == "OUTCOME Py4JJavaError True"
     warning = ("dstream: the function given to RDD.foreach cannot be pickled, so Spark could not ship it to its "
                "executors: TypeError: cannot pickle '_thread.lock' object (set spark.dstream.closureCheck=error to "

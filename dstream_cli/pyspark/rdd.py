@@ -6,6 +6,7 @@ What a method returns is what PySpark's gives for the same data (a list, a numbe
 """
 from __future__ import annotations
 
+import bisect
 import copy
 import functools
 import heapq
@@ -138,8 +139,6 @@ class RDD(Generic[T_co]):
         if len(edges) < 2 or edges != sorted(edges) or len(set(edges)) != len(edges):
             raise ValueError("buckets should be sorted and not contain duplicates, at least two of them")
         counts = [0] * (len(edges) - 1)
-        import bisect
-
         for value in self._records:
             if value is None or (isinstance(value, float) and math.isnan(value)) or not edges[0] <= value <= edges[-1]:
                 continue
@@ -299,24 +298,30 @@ class RDD(Generic[T_co]):
 
     def keyBy(self, f: Callable) -> "RDD":  # noqa: N802
         check_shippable(f, self.ctx, "RDD.keyBy")
-        return self.map(lambda x: (f(x), x))
+        return self._new((f(x), x) for x in self._records)
 
     def glom(self) -> "RDD":
         return self._new(self.partitioning.split(self._records))
 
     def mapPartitions(self, f: Callable, preservesPartitioning: bool = False) -> "RDD":  # noqa: N802, N803
-        return self.mapPartitionsWithIndex(lambda _, part: f(part), preservesPartitioning)
+        check_shippable(f, self.ctx, "RDD.mapPartitions")
+        return self._by_partition(lambda _, part: f(part), preservesPartitioning)
 
     def mapPartitionsWithIndex(self, f: Callable, preservesPartitioning: bool = False) -> "RDD":  # noqa: N802, N803
         check_shippable(f, self.ctx, "RDD.mapPartitionsWithIndex")
+        return self._by_partition(f, preservesPartitioning)
+
+    def mapPartitionsWithSplit(self, f: Callable, preservesPartitioning: bool = False) -> "RDD":  # noqa: N802, N803
+        check_shippable(f, self.ctx, "RDD.mapPartitionsWithSplit")
+        return self._by_partition(f, preservesPartitioning)
+
+    def _by_partition(self, f: Callable, preserves_partitioning: bool) -> "RDD":
+        """``f(index, iterator)`` over each partition, with that partition's TaskContext."""
         out = []
         for index, part in enumerate(self._parts()):
             with TaskContext._running(index):
                 out.extend(f(index, iter(part)))
-        return self._new(out, self.partitioning if preservesPartitioning else None)
-
-    def mapPartitionsWithSplit(self, f: Callable, preservesPartitioning: bool = False) -> "RDD":  # noqa: N802, N803
-        return self.mapPartitionsWithIndex(f, preservesPartitioning)
+        return self._new(out, self.partitioning if preserves_partitioning else None)
 
     def pipe(self, command: str, env: dict | None = None, checkCode: bool = False) -> "RDD":  # noqa: N803
         """Each partition's elements (``str``, a line each) through ``sh -c command``; its output lines."""
@@ -353,7 +358,7 @@ class RDD(Generic[T_co]):
     def groupBy(self, f: Callable, numPartitions: int | None = None,  # noqa: N802, N803
                 partitionFunc: Callable = portable_hash) -> "RDD":  # noqa: N803
         check_shippable(f, self.ctx, "RDD.groupBy")
-        return self.map(lambda x: (f(x), x)).groupByKey(numPartitions, partitionFunc)
+        return self._new((f(x), x) for x in self._records).groupByKey(numPartitions, partitionFunc)
 
     def groupWith(self, other: "RDD", *others: "RDD") -> "RDD":  # noqa: N802
         rdds = (self, other, *others)
@@ -384,8 +389,6 @@ class RDD(Generic[T_co]):
         bounds = list(itertools.accumulate(w / total for w in weights))
         rng = random.Random(seed)
         splits: list[list] = [[] for _ in weights]
-        import bisect
-
         for x in self._records:
             splits[min(bisect.bisect_right(bounds, rng.random()), len(splits) - 1)].append(x)
         return [self._new(split) for split in splits]

@@ -3,13 +3,14 @@ that ``foreachPartition`` or ``mapPartitions`` runs, it describes that partition
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
 from decimal import Decimal
 
 __all__ = ["TaskContext"]
 
 _local = threading.local()
-_attempts = iter(range(1 << 62))
+_attempts = itertools.count()
 
 
 class TaskContext:

@@ -46,38 +46,29 @@ class LineSplitter:
                 return [], bad
             bad.append(self._too_long(self._pending, self._discarding + newline))
             self._pending, self._discarding, start = b"", 0, newline + 1
-        if self.quoted:
-            return self._feed_quoted(chunk[start:], bad)
-        last = chunk.rfind(b"\n", start)
-        if last < 0:
-            self._pending += chunk[start:]
-            if len(self._pending) > self.max_line_bytes:
-                self._discarding = len(self._pending)
-                self._pending = self._pending[:_KEEP_OF_LONG_LINE]
+        if self.quoted:  # a record may span lines: where it ends is searched in what was pending too
+            whole = self._pending + chunk[start:]
+            last = _last_record_end(whole)
+            data, tail = (whole[:last], whole[last + 1:]) if last >= 0 else (None, whole)
+        else:
+            last = chunk.rfind(b"\n", start)
+            if last < 0:
+                data, tail = None, self._pending + chunk[start:]
+            else:
+                data = self._pending + chunk[start:last] if self._pending else chunk[start:last]
+                tail = chunk[last + 1:]
+        self._hold(tail)
+        if data is None:
             return [], bad
-        data = self._pending + chunk[start:last] if self._pending else chunk[start:last]
-        self._pending = chunk[last + 1:]
         lines, more_bad = self._split(data)
-        if len(self._pending) > self.max_line_bytes:
-            self._discarding = len(self._pending)
-            self._pending = self._pending[:_KEEP_OF_LONG_LINE]
         return lines, bad + more_bad
 
-    def _feed_quoted(self, chunk: bytes, bad: list) -> tuple[list[str], list[BadRaw]]:
-        data = self._pending + chunk
-        last = _last_record_end(data)
-        if last < 0:
-            self._pending = data
-            if len(self._pending) > self.max_line_bytes:
-                self._discarding = len(self._pending)
-                self._pending = self._pending[:_KEEP_OF_LONG_LINE]
-            return [], bad
-        self._pending = data[last + 1:]
-        lines, more_bad = self._split(data[:last])
-        if len(self._pending) > self.max_line_bytes:
-            self._discarding = len(self._pending)
-            self._pending = self._pending[:_KEEP_OF_LONG_LINE]
-        return lines, bad + more_bad
+    def _hold(self, tail: bytes) -> None:
+        """Keep *tail* for the next read; past the limit, only its head, and the rest is skipped as it comes."""
+        self._pending = tail
+        if len(tail) > self.max_line_bytes:
+            self._discarding = len(tail)
+            self._pending = tail[:_KEEP_OF_LONG_LINE]
 
     def finish(self) -> tuple[list[str], list[BadRaw]]:
         """At end of input, the last line even without a newline."""

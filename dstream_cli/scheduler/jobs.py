@@ -272,8 +272,7 @@ class JobScheduler:
                 if following is None:
                     break
                 t = following
-                self.run_batch(t, allocated={node.source: node.allocate(t) for node in nodes},
-                               late=sum(node.batch_done(t) for node in nodes))
+                self._run_event_batch(t, nodes)
                 run_here += 1
                 if self._batches_done(t, False, run_here):
                     return
@@ -292,8 +291,12 @@ class JobScheduler:
         for u in range(t, self._last_slide(t - batch) + 1, batch):
             if self._stop_inputs_if_asked(deadline):
                 return
-            self.run_batch(u, allocated={node.source: node.allocate(u) for node in nodes},
-                           late=sum(node.batch_done(u) for node in nodes))
+            self._run_event_batch(u, nodes)
+
+    def _run_event_batch(self, t: int, nodes: list) -> None:
+        """Batch *t* by event time: each input's records of its interval, and the late ones counted."""
+        self.run_batch(t, allocated={node.source: node.allocate(t) for node in nodes},
+                       late=sum(node.batch_done(t) for node in nodes))
 
     def _stop_inputs_if_asked(self, deadline) -> bool:
         """A stop was asked for: the inputs stop receiving; True."""
@@ -385,13 +388,14 @@ class JobScheduler:
             if node.generated:
                 node.forget(t)
         processing_ms = int((time.monotonic() - began) * 1000)
+        inputs = self._by_name(by_input)
         info = BatchInfo(
             batch_time=t, records_in=records, processing_ms=processing_ms, scheduling_delay_ms=scheduling_ms,
             total_delay_ms=scheduling_ms + processing_ms,
-            backlog=sum(stream.backlog() for stream in self.inputs),
+            backlog=sum(figures["backlog"] for figures in inputs.values()),
             skipped=context.record_errors.skipped, keys_in_state=context.keys_in_state(),
             rate_limit=context.rate_limiter.rate, late=late,
-            inputs=self._by_name(by_input), submission_ms=submitted, processing_start_ms=started,
+            inputs=inputs, submission_ms=submitted, processing_start_ms=started,
             processing_end_ms=started + processing_ms,
         )
         watermarks = [node.watermark for node in self.event_nodes]
