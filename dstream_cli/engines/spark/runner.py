@@ -130,12 +130,12 @@ class BatchListener:
 
     def output_completed(self, info) -> None:
         """Spark's OutputOperationInfo (its Java form: times and failure are values or None), for the page."""
-        if self.page is None:
-            return
+        if self.page is None or info.id() >= len(self.output_labels):
+            return  # not the chain's: _report_every_batch's
         number, failure = info.id(), info.failureReason()
         self.page.on_output_operation_completed(OutputOperationInfo(
             batch_time=info.batchTime().milliseconds(), id=number,
-            name=self.output_labels[number] if number < len(self.output_labels) else info.name(),
+            name=self.output_labels[number],
             start_ms=info.startTime() or 0, end_ms=info.endTime(),
             failure=failure.splitlines()[0] if failure else None))
 
@@ -163,6 +163,10 @@ def last_time_reached(ssc, t: int, zero_ms: int) -> int:
 
     outputs = ssc._jssc.ssc().graph().getOutputStreams()
     return max((reached(output) for output in outputs), default=t)
+
+
+def _counted_only(rdd) -> None:
+    """Nothing to do: computing the batch's RDD is what makes Spark count its records (see _report_every_batch)."""
 
 
 def _spark_listener(listener: BatchListener):
@@ -236,6 +240,7 @@ class SparkRun:
         self.kafka: dict[str, KafkaRanges] = {}
         self.queue_batches: dict[str, list[list]] = {}
         self.stream_ids: dict[str, int] = {}
+        self.receiver_streams: list = []  # Spark's own receivers' streams, as created (before any parsing)
         self.output_slides_ms: list[int] = []
         self.output_labels: list[str] = []
         self.stop_requested = threading.Event()
@@ -322,6 +327,7 @@ class SparkRun:
                 return stream  # parsed when read: records, not lines
             if kind == "tcp":
                 stream = ssc.socketTextStream(*target)
+                self.receiver_streams.append(stream)
             elif kind == "dir":
                 stream = ssc.textFileStream(target)
             elif kind == "kafka":
@@ -331,6 +337,7 @@ class SparkRun:
             elif kind in SERVED_KINDS:
                 host, port = self._serve(name, kind, target)
                 stream = ssc.socketTextStream(host, port)
+                self.receiver_streams.append(stream)
                 self.stream_ids[name] = stream._jdstream.inputDStream().id()  # its records in Spark's figures
             else:
                 raise UsageError(f"input {name}: {kind} inputs run on the local engine only; run with --engine local")
@@ -416,6 +423,8 @@ class SparkRun:
                              + ", ".join(f"{n} ({self.inputs[n][0]})" for n in used) + ")")
         self.output_slides_ms = builder.output_slides_ms
         self.output_labels = builder.output_labels
+        if any(slide != self.batch_ms for slide in self.output_slides_ms):
+            self._report_every_batch()
         if self.options["event_time"] is not None:
             self.cutter = EventTimeCutter(self.options, self.inputs, used, self.batch_ms)
         checkpoint = self.options["checkpoint"]
@@ -426,6 +435,15 @@ class SparkRun:
                 stream.checkpoint(seconds(self.options["checkpoint_interval"]))
         self._save_chain()
         return ssc
+
+    def _report_every_batch(self) -> None:
+        """Spark reports a batch to its listeners only when the batch has a job, and counts a receiver's records in
+        the batch that computes them: under a window sliding by more than a batch, the records of the batches
+        between slides would never be counted, and a finite input's run would wait for them for ever. A job that
+        only computes each receiver's batch (no Spark job: nothing is read) reports every batch, with its records,
+        as the local engine does. It is Spark's last output operation, after the chain's."""
+        for stream in self.receiver_streams:
+            stream.foreachRDD(_counted_only)
 
     def _fingerprint(self) -> list:
         """The chain, batch interval, format and inputs, in the JSON form it is saved in."""
@@ -575,7 +593,7 @@ class SparkRun:
         """"stage 2 (map)" with its expression, as the local engine names a failing stage."""
         number = int(stage.split()[1])
         spec = self.specs[number - 1] if number <= len(self.specs) else None
-        source = spec and (spec.args.get("expr") or spec.args.get("func"))
+        source = spec and (spec.args.get("expr") or spec.args.get("func") or spec.args.get("query"))
         return f"{stage[:-1]} {source!r})" if source else stage
 
     def _progress(self) -> bool:
