@@ -31,7 +31,7 @@ NAMES: dict[str, tuple[str, str]] = {
     "key-by": ("key_by", "map"), "parse": ("parse", "map"), "reduce": ("reduce", "reduce"),
     "count": ("count", "count"), "count-by-value": ("count_by_value", "countByValue"),
     "reduce-by-key": ("reduce_by_key", "reduceByKey"), "group-by-key": ("group_by_key", "groupByKey"),
-    "distinct": ("distinct", "transform"), "transform": ("transform", "transform"),
+    "distinct": ("distinct", "transform"), "transform": ("transform", "transform"), "sql": ("sql", "transform"),
     "repartition": ("repartition", "repartition"), "union": ("union", "union"), "join": ("join", "join"),
     "left-outer-join": ("left_outer_join", "leftOuterJoin"),
     "right-outer-join": ("right_outer_join", "rightOuterJoin"),
@@ -94,7 +94,7 @@ class ChainBuilder:
         last_output = 0
         for index, spec in enumerate(specs, 1):
             short = f"stage {index} ({spec.name})"
-            source = spec.args.get("expr") or spec.args.get("func")
+            source = spec.args.get("expr") or spec.args.get("func") or spec.args.get("query")
             label = f"{short[:-1]} {source!r})" if source else short
             if current is None and spec.name != "from":
                 current = self.stream(self.main_input, short)
@@ -158,6 +158,11 @@ class ChainBuilder:
     def _transform(self, s, a, label):
         f = self.fn(a["expr"], ("batch", "t"), label)
         return s.transform(lambda t, batch: f(batch, t))
+
+    def _sql(self, s, a, label):
+        from .ops.sql import sql_stream
+
+        return sql_stream(s, a["query"], lambda name: self.stream(name, label), self.context.naming_label("sql"))
 
     def _repartition(self, s, a, label):
         return s.repartition(a["num"])

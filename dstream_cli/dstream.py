@@ -265,6 +265,21 @@ class DStream:
                                       needs_pairs=False)
 
     # --- several streams ---------------------------------------------------------------------
+    def sql(self, query: str, **tables: "DStream") -> "DStream":
+        """The rows of a SQL *query* (DuckDB's dialect) over each batch, as dicts: the batch is the table ``batch``
+        (dicts by key, tuples as columns _1, _2, ..., other records one column ``value``), and each of *tables*
+        a table of its name at the same batch time. Needs ``pip install 'dstream-cli[sql]'``."""
+        from .errors import UsageError
+        from .ops.sql import sql_stream
+
+        def resolve(name: str) -> "DStream":
+            if name not in tables:
+                known = ", ".join(["batch", *sorted(tables)])
+                raise UsageError(f"the query reads a table {name!r} that was not given (tables: {known})")
+            return tables[name]
+
+        return sql_stream(self, query, resolve, self.context.naming_label("sql"))
+
     def union(self, other: "DStream") -> "DStream":
         return TransformedWithDStream(self, other, batch_ops.without_time(operator.add), self._label("union"),
                                       needs_pairs=False)

@@ -20,7 +20,7 @@ MAN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 
 
 SECTIONS = {
     "stateless": ["map", "flat-map", "filter", "map-values", "flat-map-values", "key-by", "parse", "reduce", "count",
-                  "count-by-value", "reduce-by-key", "group-by-key", "distinct", "transform", "repartition"],
+                  "count-by-value", "reduce-by-key", "group-by-key", "distinct", "transform", "sql", "repartition"],
     "several streams": ["as", "from", "union", "join", "left-outer-join", "right-outer-join", "full-outer-join",
                         "cogroup"],
     "windows": ["window", "count-by-window", "reduce-by-window", "reduce-by-key-and-window",
@@ -118,6 +118,18 @@ def render() -> str:
                              " dstream_batches to the batch time, and a recomputed batch the table already holds is"
                              " skipped: exactly once with --checkpoint. A lost connection is retried per"
                              " --output-retries; a record that does not fit follows --on-error."),
+        ".SH SQL", esc("sql QUERY runs a SQL query (DuckDB's dialect; pip install 'dstream-cli[sql]') over each batch,"
+                       " or the window after a window stage, as the table batch, and its rows (dicts) are the next"
+                       " records. Dict records are columns by key (CSV rows with --header by the header's names, as"
+                       " text), tuples are columns _1, _2, ..., other records one column value. Every input and as"
+                       " stream the query names is a table of that name at the same batch time. A table keeps its"
+                       " columns and types from batch to batch: new keys add columns, an empty batch is an empty"
+                       " table, whole numbers widen to DOUBLE when a fraction comes, anything fits a text column,"
+                       " and a value that fits none of that is a bad record naming its column (--on-error decides)."
+                       " Types are inferred as DuckDB's read_json does, from up to 20,480 records of a batch. The"
+                       " query must be one SELECT that parses, reading tables that exist: else exit 2 before any"
+                       " input is read, with DuckDB's message and position. JSON lines from an input go to DuckDB"
+                       " unparsed. On --engine spark the same text runs as Spark SQL over each batch's DataFrame."),
         ".SH EVENT TIME", esc("--event-time EXPR puts each record in the batch whose interval holds its own time"
                               " (epoch seconds, milliseconds with --time-unit ms, a datetime, ISO 8601 text, or text"
                               " read with --time-format STRFTIME), so batch times, windows, state and file names"

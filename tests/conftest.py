@@ -287,3 +287,18 @@ def local_tz(monkeypatch):
     yield use
     monkeypatch.undo()
     time.tzset()
+
+
+def run_on_both(tmp_path, name: str, source: str) -> list:
+    """*source*, a PySpark program, run as a process on PySpark and on the drop-in (its imports changed), each in
+    a directory of its own: (that directory, its stdout, its stderr) of each, PySpark's first."""
+    runs = []
+    for package in ("pyspark", "dstream_cli.pyspark"):
+        where = tmp_path / package
+        where.mkdir()
+        (where / f"{name}.py").write_text(source.replace("from pyspark", f"from {package}"))
+        done = subprocess.run([sys.executable, f"{name}.py"], capture_output=True, text=True, timeout=180,
+                              env=spark_env(), cwd=where)
+        assert done.returncode == 0, done.stderr[-3000:]
+        runs.append((where, done.stdout, done.stderr))
+    return runs

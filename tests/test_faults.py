@@ -82,8 +82,8 @@ def test_every_stage_help_example_runs_as_written(command, tmp_path):
         for scheme in ("file:", "queue:"):
             if scheme in word:
                 (tmp_path / word.split(scheme, 1)[1]).write_text("k\t1\nj\t2\n")
-    stdin = {"parse": '{"user": "ann"}\n', "reduce": "1\n2\n", "reduce-by-window": "1\n2\n"}.get(command.name,
-                                                                                           "k\t3\nz\t4\n")
+    stdin = {"parse": '{"user": "ann"}\n', "reduce": "1\n2\n", "reduce-by-window": "1\n2\n",
+             "sql": '{"user": "ann", "bytes": 5}\n'}.get(command.name, "k\t3\nz\t4\n")
     result = run(words[1:], input=stdin, cwd=tmp_path)
     assert result.returncode == 0, f"{example}\n{result.stderr}"
 

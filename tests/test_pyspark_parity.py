@@ -5,11 +5,9 @@ import importlib
 import inspect
 import json
 import re
-import subprocess
-import sys
 
 import pytest
-from conftest import need_pyspark, spark_env
+from conftest import need_pyspark, run_on_both
 
 #: (module, class) in PySpark; the drop-in's is the same path under dstream_cli
 CLASSES = [
@@ -52,21 +50,6 @@ def public(cls) -> set[str]:
 
 def parameters(function) -> list[str]:
     return [name for name in inspect.signature(function).parameters if name not in ("self", "cls")]
-
-
-def run_on_both(tmp_path, name: str, source: str) -> list:
-    """*source*, a PySpark program, run as a process on PySpark and on the drop-in (its imports changed), each in
-    a directory of its own: (that directory, its stdout, its stderr) of each, PySpark's first."""
-    runs = []
-    for package in ("pyspark", "dstream_cli.pyspark"):
-        where = tmp_path / package
-        where.mkdir()
-        (where / f"{name}.py").write_text(source.replace("from pyspark", f"from {package}"))
-        done = subprocess.run([sys.executable, f"{name}.py"], capture_output=True, text=True, timeout=180,
-                              env=spark_env(), cwd=where)
-        assert done.returncode == 0, done.stderr[-3000:]
-        runs.append((where, done.stdout, done.stderr))
-    return runs
 
 
 @pytest.mark.parametrize("module, name", CLASSES, ids=[name for _, name in CLASSES])

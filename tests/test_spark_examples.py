@@ -1,6 +1,6 @@
 """The streaming examples that ship in the installed pyspark wheel (examples/src/main/python/streaming/), run as
 processes twice: as they are, on real PySpark, and with only their imports changed to dstream_cli.pyspark. Each
-prints the same batches on both. (sql_network_wordcount.py needs SparkSession, issue 29.)"""
+prints the same batches on both."""
 import ast
 import collections
 import os
@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from conftest import need_pyspark, spark_env, wait_for
 from test_pyspark_dropin import LineServer
 
 EXAMPLES = ["network_wordcount", "stateful_network_wordcount", "hdfs_wordcount", "queue_stream",
-            "network_wordjoinsentiments", "recoverable_network_wordcount"]
+            "network_wordjoinsentiments", "recoverable_network_wordcount", "sql_network_wordcount"]
 WORDS = ["happy happy day", "a sad day", "b c a good day"]
 
 
@@ -86,7 +85,9 @@ def scenario(name: str, engine: str, cwd: Path):
         (cwd / "in").mkdir()
         run = Run(name, engine, cwd, cwd / "in")
         try:
-            time.sleep(5 if engine == "pyspark" else 1.5)  # it must be watching before the file comes
+            # it must be watching before the file comes: its first batch's pprint header says it is (a fixed sleep
+            # was too short for Spark on a loaded machine, and the file, older than the stream, was never read)
+            run.wait_for(lambda text: "Time: " in text, "the first batch")
             (cwd / "words.tmp").write_text("".join(line + "\n" for line in WORDS))
             os.rename(cwd / "words.tmp", cwd / "in" / "words.txt")  # renamed in, as Spark's guide asks
             run.wait_for(lambda text: nonempty(text), "the file's words")
@@ -118,11 +119,22 @@ def scenario(name: str, engine: str, cwd: Path):
             server.send("x y z a")
             second = recovered_counts(run, cwd)
             return first, second
+        if name == "sql_network_wordcount":
+            run.wait_for(lambda text: "|day|" in text.replace(" ", ""), "the table of the words")
+            return shown_table(run.text())
         run.wait_for(lambda text: any("day" in repr(b) for b in nonempty(text)), "the words")
         return next(batch for batch in nonempty(run.text()) if "day" in repr(batch))
     finally:
         run.stop()
         server.close()
+
+
+def shown_table(text: str) -> list[str]:
+    """The first table ``show()`` printed with words in it, its rows sorted (Spark's group by has no order) and
+    every other line exactly as printed."""
+    table = re.search(r"(\+[-+]+\+\n\|[^\n]*word[^\n]*\n\+[-+]+\+\n)((?:\|[^\n]*\n)+)(\+[-+]+\+\n\n)", text)
+    assert table, text
+    return [table.group(1), *sorted(table.group(2).splitlines()), table.group(3)]
 
 
 def recovered_counts(run: Run, cwd: Path) -> tuple:
@@ -150,6 +162,8 @@ def test_an_example_from_the_pyspark_wheel_prints_pysparks_batches_with_only_its
         "network_wordjoinsentiments": (3, ["happy (6 happiness)", "good (3 happiness)", "sad (-2 happiness)"]),
         "recoverable_network_wordcount": (([kv for kv in counts_of(WORDS) if kv[0] not in "abc"], 4, True, 1),
                                           ([("x", 1), ("y", 1), ("z", 1)], 1, True, 0)),
+        "sql_network_wordcount": ["+-----+-----+\n|word |total|\n+-----+-----+\n".replace("|word ", "| word"),
+                                  *sorted(f"|{w:>5}|{n:>5}|" for w, n in counts_of(WORDS)), "+-----+-----+\n\n"],
     }[name]
     if name == "network_wordjoinsentiments":
         expected = (expected[0], sorted(expected[1]))

@@ -76,6 +76,9 @@ STAGES = [
     _stage("distinct", "Each distinct element of a batch once.", "dstream distinct"),
     _stage("transform", "Replace each batch by EXPR (batch: a list, t: batch time in ms).",
            "dstream transform 'sorted(batch)[:3]'", _expr()),
+    _stage("sql", "Replace each batch by the rows of QUERY over it, as the table batch (needs dstream-cli[sql]).",
+           "dstream --format json sql 'select user, sum(bytes) as bytes from batch group by user'",
+           Arg(["query"])),
     _stage("repartition", "Spread each batch over N partitions (a no-op on one machine).",
            "dstream repartition 4", Arg(["num"], type=click.IntRange(min=1))),
     # several streams

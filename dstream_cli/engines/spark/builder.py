@@ -170,6 +170,20 @@ class SparkChainBuilder(ChainBuilder):
     def _repartition(self, s, a, label):
         return s.repartition(a["num"])
 
+    def _sql(self, s, a, label):
+        from pyspark.sql import SparkSession
+
+        from .sql import SqlOnDriver, query_tables
+
+        tables = query_tables(SparkSession.builder.getOrCreate(), a["query"])
+        others = [name for name in tables if name != "batch"]
+        if "batch" not in tables and not others:
+            raise UsageError("the query reads no table: name the batch as 'batch' (select ... from batch)")
+        streams = [s, *(self.stream(name, label) for name in others)]
+        for name, other in zip(others, streams[1:]):
+            require_same_slide(f"{label}, table {name}", s._slideDuration * 1000, other._slideDuration * 1000)
+        return s._ssc.transform(streams, SqlOnDriver(a["query"], ["batch", *others]))
+
     # --- several streams ---
     def other(self, current, name: str, label: str):
         other = self.stream(name, label)
