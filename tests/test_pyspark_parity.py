@@ -315,6 +315,37 @@ def test_a_function_that_raises_fails_its_batch_and_the_error_reaches_await_term
     assert ours == theirs == ([0, 1, 3, 4, 5, 6, 7], "RAISED [True, True]")
 
 
+RETURNING = """
+import time
+from pyspark import SparkContext
+from pyspark.streaming import StreamingContext
+sc = SparkContext("local[2]", "returning")
+sc.setLogLevel("OFF")
+ssc = StreamingContext(sc, 0.5)
+counted = []
+def count(rdd):
+    counted.append(rdd.count())
+    return counted[-1]
+ssc.queueStream([sc.parallelize([1, 2]), sc.parallelize([])]).foreachRDD(count)
+ssc.start()
+try:
+    ssc.awaitTerminationOrTimeout(20)
+    print("RAISED False")
+except Exception as error:
+    print("RAISED", "_jrdd" in str(error))
+time.sleep(1.5)
+ssc.stop(stopSparkContext=True, stopGraceFully=False)
+print("COUNTED", counted[:2])
+"""
+
+
+def test_a_foreach_function_that_returns_a_count_fails_its_batch_as_in_pyspark(tmp_path):
+    """PySpark takes a true result of a foreachRDD function for an RDD: returning ``rdd.count()`` fails the job of a
+    non-empty batch (its result has no _jrdd), and not of an empty one, whose count is 0."""
+    theirs, ours = (stdout.splitlines()[-2:] for _, stdout, _ in run_on_both(tmp_path, "returning", RETURNING))
+    assert ours == theirs == ["RAISED True", "COUNTED [2, 0]"]
+
+
 PARTITIONED = """
 import time
 from pyspark import SparkContext

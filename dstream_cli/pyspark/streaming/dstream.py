@@ -200,9 +200,16 @@ class DStream(Generic[T_co]):
 
     # --- outputs ------------------------------------------------------------------------------
     def foreachRDD(self, func: Callable) -> None:  # noqa: N802
-        """``func(rdd)`` or ``func(time, rdd)`` every batch."""
+        """``func(rdd)`` or ``func(time, rdd)`` every batch. As in PySpark, which takes whatever the function
+        returns for an RDD when it is true, a result such as ``rdd.count()`` of a non-empty batch fails its job."""
         call = with_time(func, 2)
-        self._stream.foreach_batch(lambda t, batch: call(_time(t), self._rdd(batch)))
+
+        def each(t: int, batch: list) -> None:
+            result = call(_time(t), self._rdd(batch))
+            if result and not isinstance(result, RDD):
+                raise AttributeError(f"'{type(result).__name__}' object has no attribute '_jrdd'")
+
+        self._stream.foreach_batch(each)
 
     def pprint(self, num: int = 10) -> None:
         self._stream.pprint(num)
