@@ -72,6 +72,11 @@ Person = Row("name", "age")
 print(Person, Person("Ann", 3), Person("Ann", 3).age)
 print(spark.createDataFrame(spark.sparkContext.parallelize([{"b": 1, "a": "x"}])).columns)
 print(spark.createDataFrame([(1, "x")], "id int, name string").dtypes)
+pandas = spark.createDataFrame([("a", 1, 1.5, True), ("b", None, None, None), ("c", 3, 2.5, False)],
+                               ["k", "n", "f", "b"]).toPandas()
+print(pandas.to_dict("list"), [str(t) for t in pandas.dtypes])
+print(pandas)
+print([str(t) for t in df.toPandas().dtypes])
 try:
     spark.createDataFrame(spark.sparkContext.parallelize([]))
 except Exception as e:

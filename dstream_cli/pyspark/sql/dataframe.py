@@ -13,6 +13,11 @@ if TYPE_CHECKING:
     from .session import SparkSession
 
 _aliases = itertools.count(1)
+#: PySpark's dtypes for toPandas (its _to_corrected_pandas_type), by Spark's type name
+_PANDAS_TYPES = {"tinyint": "int8", "smallint": "int16", "int": "int32", "bigint": "int64", "float": "float32",
+                 "double": "float64", "boolean": "bool", "timestamp": "datetime64[ns]"}
+#: the dtypes a null keeps from: pandas has made such a column float64 or object already, as PySpark leaves it
+_NULL_WIDENED = {"int8", "int16", "int32", "int64", "bool"}
 
 
 class DataFrame:
@@ -91,12 +96,20 @@ class DataFrame:
         write = vertical_string if vertical else show_string
         print(write(self.columns, shown, n, width, more))
 
-    def toPandas(self):
+    def toPandas(self):  # noqa: N802
+        """As PySpark without Arrow: the collected rows, then each column as its Spark type's dtype, except an
+        integral or boolean column holding nulls (float64 with NaN, and object)."""
         try:
-            import pandas  # noqa: F401
+            import pandas
         except ImportError:
             raise ImportError("toPandas needs pandas: pip install pandas") from None
-        return self._relation().df()
+        frame = pandas.DataFrame.from_records(self.collect(), columns=self.columns)
+        for index, field in enumerate(self.schema.fields):
+            dtype = _PANDAS_TYPES.get(field.dataType.simpleString())
+            column = frame.iloc[:, index]
+            if dtype is not None and not (dtype in _NULL_WIDENED and column.isnull().any()):
+                frame[frame.columns[index]] = column.astype(dtype, copy=False)
+        return frame
 
     @property
     def rdd(self):
