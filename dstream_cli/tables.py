@@ -24,7 +24,7 @@ from .errors import StageFailed, UsageError
 _WHOLE = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
           "UHUGEINT"}
 _FRACTION = {"FLOAT", "DOUBLE"}
-_NULL = '"NULL"'  # the type DuckDB gives a column that holds only nulls
+_NULL = '"NULL"'  # the type DuckDB gives a column that holds only nulls: any function takes it, until it is typed
 _PREPARED = "dstream_query"
 
 
@@ -207,20 +207,19 @@ class BatchTable:
             self.columns[name] = kind
             if not self.created:
                 continue
-            stored = _stored_type(kind)
             if new:
-                connection.execute(f"alter table {_quote(self.name)} add column {_quote(name)} {stored}")
+                connection.execute(f"alter table {_quote(self.name)} add column {_quote(name)} {kind}")
             else:
-                connection.execute(f"alter table {_quote(self.name)} alter {_quote(name)} type {stored}")
+                connection.execute(f"alter table {_quote(self.name)} alter {_quote(name)} type {kind}")
         if not self.created and self.columns:
-            columns = ", ".join(f"{_quote(n)} {_stored_type(k)}" for n, k in self.columns.items())
+            columns = ", ".join(f"{_quote(n)} {k}" for n, k in self.columns.items())
             connection.execute(f"create or replace temp table {_quote(self.name)} ({columns})")
             self.created = True
 
     def _insert(self, fmt: str) -> int:
         if not self.created:
             return 0
-        types = ", ".join(f"{_literal(n)}: {_literal(_stored_type(k))}" for n, k in self.columns.items())
+        types = ", ".join(f"{_literal(n)}: {_literal(k)}" for n, k in self.columns.items())
         try:
             return self.query.connection.execute(
                 f"insert into {_quote(self.name)} by name select * from "
@@ -306,11 +305,6 @@ def _as_row(record) -> dict:
     if isinstance(record, (tuple, list)):
         return {f"_{i}": value for i, value in enumerate(record, 1)}
     return {"value": record}
-
-
-def _stored_type(kind: str) -> str:
-    """The column's type in the table: a column only ever null is VARCHAR until it gets a type."""
-    return "VARCHAR" if kind == _NULL else kind
 
 
 def _quote(name: str) -> str:

@@ -285,3 +285,13 @@ def test_a_table_that_has_had_no_records_holds_the_query_back_and_says_so(tmp_pa
     assert result.stderr == ("dstream: stage 2 (sql 'select name, count(*) as n from batch join users using (user) "
                              "group by name'): no records yet in table users, so the query cannot name its columns: "
                              "batches give no rows until it has had some\n")
+
+
+def test_a_new_key_adds_a_column_and_a_null_column_takes_the_first_type_it_gets(tmp_path):
+    got = cli_batches(tmp_path, ["sql", "select * from batch"],
+                      [['{"a": 1, "c": null}'], ['{"a": 2, "b": "x", "c": 5}'], ['{"a": 3}']], ["--format", "json"])
+    assert got == [(1000, [{"a": 1, "c": None}]), (2000, [{"a": 2, "c": 5, "b": "x"}]),
+                   (3000, [{"a": 3, "c": None, "b": None}])]
+    summed = cli_batches(tmp_path / "sum", ["sql", "select sum(c) + 1 as s from batch"],
+                         [['{"c": null}'], ['{"c": 5}', '{"c": 2}']], ["--format", "json"])
+    assert summed == [(1000, [{"s": None}]), (2000, [{"s": 8}])]

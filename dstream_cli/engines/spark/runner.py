@@ -256,6 +256,9 @@ class SparkRun:
         from pyspark import SparkConf, SparkContext
 
         warnings.filterwarnings("ignore", message="DStream is deprecated", category=FutureWarning)
+        # the sql stage's createDataFrame checks pandas when it is installed, and warns on a pandas PySpark has not
+        # caught up with: nothing dstream does depends on it
+        warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
         # the executors' Python is this one (with dstream and orjson) unless the user says otherwise
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         sc = SparkContext._active_spark_context
