@@ -34,7 +34,7 @@ class RuntimeConfig:
         self._conf.set(key, str(value))
 
     def unset(self, key: str) -> None:
-        self._conf._conf.pop(key, None) if hasattr(self._conf, "_conf") else None
+        self._conf._settings.pop(key, None)
 
 
 class SparkSession:
