@@ -70,9 +70,6 @@ class SqlQuery:
         except Exception as exc:  # noqa: BLE001 - DuckDB's errors have no common base worth naming here
             raise StageFailed(_one_line(exc, lines_before=1)) from None
 
-    def close(self) -> None:
-        self.connection.close()
-
 
 def _walk(node, tables: set[str], ctes: set[str]) -> None:
     """The base tables and the CTE names anywhere in DuckDB's serialised syntax tree."""
@@ -144,10 +141,10 @@ class BatchTable:
         ``value``; a record that does not fit the table's columns goes to *reject* with the reason."""
         rows = [_as_row(record) for record in records]
         try:
-            data = orjson.dumps(rows, default=str, option=orjson.OPT_NON_STR_KEYS)
+            data = _dumped(rows)
         except TypeError:  # an integer beyond 64 bits, somewhere: find it, record by record
             rows, records = self._dumpable(rows, records, reject)
-            data = orjson.dumps(rows, default=str, option=orjson.OPT_NON_STR_KEYS)
+            data = _dumped(rows)
         self._write(data)
         try:
             self._fit("array")
@@ -165,7 +162,7 @@ class BatchTable:
             if kept and not self.created:  # nothing to widen from, and no record named: say so, drop nothing
                 raise StageFailed(f"table {self.name}: DuckDB cannot type these records, for example "
                                   f"{str(kept[0])[:80]}") from misfit
-            self._write(orjson.dumps(kept, default=str, option=orjson.OPT_NON_STR_KEYS))
+            self._write(_dumped(kept))
         self._insert("array")
 
     def empty(self) -> None:
@@ -219,11 +216,8 @@ class BatchTable:
     def _insert(self, fmt: str) -> int:
         if not self.created:
             return 0
-        types = ", ".join(f"{_literal(n)}: {_literal(k)}" for n, k in self.columns.items())
         try:
-            return self.query.connection.execute(
-                f"insert into {_quote(self.name)} by name select * from "
-                f"read_json(?, format='{fmt}', columns={{{types}}})", [self.path]).fetchone()[0]
+            return _insert_json(self.query.connection, self.name, self.columns, self.path, fmt)
         except Exception as exc:  # noqa: BLE001 - a value DuckDB cannot cast to its column's type
             if fmt == "newline_delimited":
                 raise _Misfit(set(self.columns)) from exc
@@ -242,7 +236,7 @@ class BatchTable:
         kept_rows, kept_records = [], []
         for row, record in zip(rows, records):
             try:
-                orjson.dumps(row, default=str, option=orjson.OPT_NON_STR_KEYS)
+                _dumped(row)
             except TypeError as exc:
                 reject(record, f"not a value a table holds: {exc}")
                 continue
@@ -267,13 +261,23 @@ def create_table(connection, name: str, columns: dict[str, str], rows: list[dict
     loads a batch: orjson's JSON, read by DuckDB."""
     path = os.path.join(scratch, "rows.json")
     with open(path, "wb") as handle:
-        handle.write(orjson.dumps(rows, default=str, option=orjson.OPT_NON_STR_KEYS))
+        handle.write(_dumped(rows))
     definition = ", ".join(f"{_quote(n)} {k}" for n, k in columns.items()) or '"_" VARCHAR'
     connection.execute(f"create or replace temp table {_quote(name)} ({definition})")
     if rows and columns:
-        types = ", ".join(f"{_literal(n)}: {_literal(k)}" for n, k in columns.items())
-        connection.execute(f"insert into {_quote(name)} by name select * from "
-                           f"read_json(?, format='array', columns={{{types}}})", [path])
+        _insert_json(connection, name, columns, path, "array")
+
+
+def _insert_json(connection, table: str, columns: dict[str, str], path: str, fmt: str) -> int:
+    """Append the JSON at *path* to *table*, each value cast to its column's type: the number of rows."""
+    types = ", ".join(f"{_literal(n)}: {_literal(k)}" for n, k in columns.items())
+    return connection.execute(f"insert into {_quote(table)} by name select * from "
+                              f"read_json(?, format='{fmt}', columns={{{types}}})", [path]).fetchone()[0]
+
+
+def _dumped(rows) -> bytes:
+    """Rows as one JSON document; values JSON has no form for, as their text."""
+    return orjson.dumps(rows, default=str, option=orjson.OPT_NON_STR_KEYS)
 
 
 class _Misfit(Exception):

@@ -24,8 +24,8 @@ def cell(value) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{cell(k)} -> {cell(v)}" for k, v in value.items()) + "}"
     if isinstance(value, (list, tuple)):
-        return ("{" if hasattr(value, "__fields__") else "[") + ", ".join(map(cell, value)) + (
-            "}" if hasattr(value, "__fields__") else "]")
+        inside = ", ".join(map(cell, value))
+        return "{" + inside + "}" if hasattr(value, "__fields__") else "[" + inside + "]"  # a struct, an array
     return str(value)
 
 
