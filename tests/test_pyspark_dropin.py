@@ -376,7 +376,8 @@ def test_dropin_get_or_create_resumes_the_state_of_a_stopped_context(tmp_path):
 
     def setup():
         setups.append(1)
-        ssc = StreamingContext(SparkContext("local[2]"), 0.05)
+        sc = SparkContext("local[2]")
+        ssc = StreamingContext(sc, 0.05)
 
         path = str(written)  # the pickled function keeps this string, not the test's objects
 
@@ -385,7 +386,8 @@ def test_dropin_get_or_create_resumes_the_state_of_a_stopped_context(tmp_path):
                 handle.write(repr(rdd.collect()) + "\n")
 
         ssc.queueStream([[("a", 1)], [("a", 2)], [("a", 3)]]) \
-            .updateStateByKey(lambda new, old: sum(new) + (old or 0)).foreachRDD(keep)
+            .updateStateByKey(lambda new, old: sum(new) + (old or 0), initialRDD=sc.parallelize([("b", 10)])) \
+            .foreachRDD(lambda rdd: keep(rdd.sortByKey()))
         return ssc
 
     def lines() -> list:
@@ -393,14 +395,14 @@ def test_dropin_get_or_create_resumes_the_state_of_a_stopped_context(tmp_path):
 
     first = StreamingContext.getOrCreate(directory, setup)
     first.start()
-    wait_for(lambda: "[('a', 6)]" in lines(), what="the state after the queue")
+    wait_for(lambda: "[('a', 6), ('b', 10)]" in lines(), what="the state after the queue")
     first.stop(stopSparkContext=True, stopGraceFully=True)
     written.unlink()
     second = StreamingContext.getOrCreate(directory, setup)
     second.start()
     wait_for(lines, what="a batch after the restart")
     second.stop()
-    assert lines()[0] == "[('a', 6)]"  # the queue was consumed and the state kept: not [('a', 1)] again
+    assert lines()[0] == "[('a', 6), ('b', 10)]"  # the queue was consumed and the state kept: not ('a', 1) again
     assert setups == [1]
 
 

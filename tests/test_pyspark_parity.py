@@ -18,6 +18,7 @@ CLASSES = [
     ("pyspark.statcounter", "StatCounter"), ("pyspark.files", "SparkFiles"), ("pyspark.util", "InheritableThread"),
     ("pyspark.streaming.context", "StreamingContext"), ("pyspark.streaming.dstream", "DStream"),
     ("pyspark.streaming.listener", "StreamingListener"),
+    ("pyspark.testing.streamingutils", "PySparkStreamingTestCase"),
 ]
 MODULES = ["pyspark", "pyspark.streaming"]
 
@@ -410,3 +411,113 @@ def test_a_function_spark_could_not_ship_is_said_once_or_fails_as_in_spark(tmp_p
     assert (ours, said) == {"warn": ("OUTCOME none", warning),  # two batches, said once
                             "error": ("OUTCOME PicklingError True", ""),
                             "off": ("OUTCOME none", "")}[check]
+
+
+def test_text_file_reads_a_directory_a_glob_and_a_list_as_spark_does(both_contexts, tmp_path):
+    """``textFile`` of a ``saveAsTextFiles`` batch reads its part files, not ``_SUCCESS`` nor hidden ``.crc``
+    files; a glob and a comma-separated list read each match; lines end as Hadoop ends them; the partitions
+    are as many as Hadoop's splits."""
+    batch = tmp_path / "out-1000"
+    batch.mkdir()
+    for name, text in {"part-00000": "a\nb\n", "part-00001": "c\n", "part-00002": "", "_SUCCESS": "",
+                       ".part-00000.crc": "x"}.items():
+        (batch / name).write_text(text)
+    (tmp_path / "one.txt").write_bytes(b"d\r\ne\rf\x0cg")
+    (tmp_path / "big.txt").write_text("".join(f"line {i}\n" for i in range(1000)))
+    reads = [(str(batch), None), (str(tmp_path / "out-*"), None), (f"{batch / 'part-00001'},{tmp_path / 'one.txt'}", 3),
+             (f"file:{tmp_path / 'one.txt'}", None), (str(tmp_path / "big.txt"), 7), (str(tmp_path / "*.txt"), 4)]
+    theirs, ours = ([(sorted(sc.textFile(path, least).collect()), sc.textFile(path, least).getNumPartitions())
+                     for path, least in reads] for sc in both_contexts)
+    assert ours == theirs
+    assert ours[0] == (["a", "b", "c"], 3)
+
+
+STREAMING_TEST_CASE = """
+import operator
+import unittest
+
+from pyspark.testing.streamingutils import PySparkStreamingTestCase
+
+
+class Case(PySparkStreamingTestCase):
+    duration = 0.2
+
+    def test_a_window_of_a_queue(self):
+        self._test_func([[1], [2, 3], [4]], lambda s: s.window(0.4, 0.2).reduce(operator.add), [[1], [6], [9], [4]])
+
+    def test_two_queues_joined_and_sorted(self):
+        self._test_func([[("b", 1), ("a", 2)]], lambda a, b: a.join(b), [[("a", (2, "x")), ("b", (1, "y"))]],
+                        sort=True, input2=[[("a", "x"), ("b", "y"), ("c", "z")]])
+
+    def test_take_and_collect_without_blocking(self):
+        collected = self._collect(self.ssc.queueStream([[1, 2], [], [3]]), 2, block=False)
+        self.assertEqual(self._take(self.ssc.queueStream([[7], [8, 9]]), 2), [7, 8])
+        self.wait_for(collected, 2)
+        print("COLLECTED", collected)
+
+
+unittest.main(argv=["case", "-v"], exit=False)
+"""
+
+
+def test_pysparks_streaming_test_case_runs_the_same_tests_with_the_same_results(tmp_path):
+    """``pyspark.testing.streamingutils.PySparkStreamingTestCase``, the base of PySpark's own streaming tests:
+    its helpers give each batch's records, on the drop-in as on PySpark."""
+    runs = run_on_both(tmp_path, "case", STREAMING_TEST_CASE)
+    outcomes = [(stdout.splitlines(), re.findall(r"^Ran \d+ tests", stderr, re.M), stderr.split()[-1])
+                for _, stdout, stderr in runs]
+    assert outcomes[1] == outcomes[0] == (["COLLECTED [[1, 2], [3]]"], ["Ran 3 tests"], "OK")
+
+
+CHECKPOINT_RESTARTS = """
+import tempfile
+import time
+import traceback
+
+from pyspark import SparkContext
+from pyspark.streaming import StreamingContext
+
+checkpoint, calls = tempfile.mkdtemp(), []
+
+
+def setup():
+    calls.append(1)
+    ssc = StreamingContext(SparkContext("local[2]", "restarts"), 0.5)
+    ssc.textFileStream(tempfile.mkdtemp()).foreachRDD(lambda rdd: None)
+    return ssc
+
+
+ssc = StreamingContext.getOrCreate(checkpoint, setup)
+ssc.start()
+time.sleep(1.5)
+ssc.stop(True, True)
+StreamingContext.getOrCreate(checkpoint, setup).stop(True, True)  # recovered, never started
+ssc = StreamingContext.getOrCreate(checkpoint, setup)
+ssc.start()
+ssc.stop(True, True)
+print("SETUP CALLS", len(calls))
+
+
+def holding_the_context():
+    sc = SparkContext("local[2]", "holding")
+    ssc = StreamingContext(sc, 0.5)
+    ssc.textFileStream(tempfile.mkdtemp()).foreachRDD(lambda t, rdd: sc.parallelize([1]))
+    return ssc
+
+
+ssc = StreamingContext.getOrCreate(tempfile.mkdtemp(), holding_the_context)
+try:
+    ssc.start()
+    print("STARTED")
+except BaseException:
+    print("FAILED", "It appears that you are attempting to reference SparkContext" in traceback.format_exc())
+ssc.sparkContext.stop()
+"""
+
+
+def test_a_checkpointed_context_restarts_after_one_never_started_and_cannot_hold_the_spark_context(tmp_path):
+    """getOrCreate from a checkpoint whose last context was recovered and stopped unstarted recovers again; a
+    checkpointed function that holds the SparkContext fails the start with PySpark's words (SPARK-5063)."""
+    theirs, ours = ([line for line in stdout.splitlines() if line.startswith(("SETUP", "FAILED", "STARTED"))]
+                    for _, stdout, _ in run_on_both(tmp_path, "restarts", CHECKPOINT_RESTARTS))
+    assert ours == theirs == ["SETUP CALLS 1", "FAILED True"]

@@ -5,7 +5,7 @@ import subprocess
 import threading
 import time
 
-from conftest import free_port, installed_dstream
+from conftest import free_port, installed_dstream, wait_for
 
 
 def numbers(text: str) -> list[int]:
@@ -232,3 +232,40 @@ def test_custom_receiver_from_the_library(tmp_path):
     ssc.run(RunOptions(run_for_ms=1200))
     assert sorted(seen) == [1, 2, 3, 4, 5]
 
+
+
+def test_a_file_moved_in_from_elsewhere_is_read_at_once_and_one_written_in_place_once_it_is_still(tmp_path):
+    """A file moved in is complete (the way Spark's guide says to deliver files), so it is not held back for
+    the wait that a file written in place gets when its writer does not close it."""
+    from dstream_cli.receivers.watch import DirectoryReceiver
+
+    watched, elsewhere = tmp_path / "in", tmp_path / "staging"
+    watched.mkdir()
+    elsewhere.mkdir()
+    read, stopped = [], threading.Event()
+
+    class Recording(DirectoryReceiver):
+        """Its watching only: what it would read, and no StreamingContext around it."""
+
+        def _read(self, name):
+            read.append(name)
+
+        def is_stopped(self):
+            return stopped.is_set()
+
+    receiver = Recording(str(watched), stable_ms=60_000)
+    receiver.on_start()
+    try:
+        (elsewhere / "moved.txt").write_text("a\n")
+        os.rename(elsewhere / "moved.txt", watched / "moved.txt")
+        wait_for(lambda: read == ["moved.txt"], timeout=10, what="the moved file")
+        writer = open(watched / "open.txt", "w")  # noqa: SIM115 - held open: still being written
+        writer.write("b\n")
+        writer.flush()
+        time.sleep(1)
+        assert read == ["moved.txt"]
+        writer.close()
+        wait_for(lambda: read == ["moved.txt", "open.txt"], timeout=10, what="the closed file")
+    finally:
+        stopped.set()
+        receiver.on_stop()

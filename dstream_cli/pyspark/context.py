@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import getpass
+import glob
 import os
 import pickle
 import re
@@ -23,6 +24,7 @@ class SparkContext:
     ``local[*]``), else 1: the partitions ``parallelize`` makes when not told."""
 
     _active: "SparkContext | None" = None
+    _jvm = None  # PySpark's gateway into the JVM: there is none here
     _system_properties: dict[str, str] = {}
     PACKAGE_EXTENSIONS = (".zip", ".egg", ".jar")
 
@@ -40,6 +42,13 @@ class SparkContext:
         self._files: list[str] = []
         self._archives: list[str] = []
         SparkContext._active = self
+
+    def __getnewargs__(self):
+        # As in PySpark: a function that holds the context cannot be shipped (nor checkpointed), and says why.
+        raise RuntimeError("[CONTEXT_ONLY_VALID_ON_DRIVER] It appears that you are attempting to reference "
+                           "SparkContext from a broadcast variable, action, or transformation. SparkContext can only "
+                           "be used on the driver, not in code that runs on workers. For more information, see "
+                           "SPARK-5063.")
 
     @classmethod
     def getOrCreate(cls, conf: SparkConf | None = None) -> "SparkContext":  # noqa: N802
@@ -66,8 +75,20 @@ class SparkContext:
         return RDD([], 1, self)
 
     def textFile(self, name: str, minPartitions: int | None = None, use_unicode: bool = True) -> RDD:  # noqa: N802, N803
-        with open(name, encoding="utf-8") as handle:
-            return RDD(handle.read().splitlines(), minPartitions or min(self.defaultParallelism, 2), self)
+        """The lines of a file, of the visible files of a directory (a ``saveAsTextFiles`` output), of a glob, or
+        of a comma-separated list of them, as Hadoop reads paths for Spark, in as many partitions as Hadoop splits
+        them into (the records are cut evenly among them, not at Hadoop's byte offsets)."""
+        files = _files_under(name)
+        lines = []
+        for path in files:
+            with open(path, "rb") as handle:
+                data = handle.read()
+            found = _LINE_END.split(data)
+            if found[-1] == b"":
+                found.pop()  # what follows the last line's end is not a line
+            lines += [line.decode("utf-8") if use_unicode else line for line in found]
+        splits = _hadoop_split_count([os.path.getsize(path) for path in files], minPartitions or self.defaultMinPartitions)
+        return RDD(lines, max(splits, 1), self)
 
     def broadcast(self, value) -> Broadcast:
         return Broadcast(self, value)
@@ -268,10 +289,40 @@ class SparkContext:
             SparkContext._active = None
 
 
-def _files_under(path: str) -> list[str]:
-    """*path* itself, or the visible files in the directory *path*, sorted (``file:`` prefixes dropped)."""
-    path = path[len("file:"):] if path.startswith("file:") else path
-    if os.path.isfile(path):
-        return [os.path.abspath(path)]
-    return sorted(os.path.join(os.path.abspath(path), name) for name in os.listdir(path)
-                  if not name.startswith((".", "_")) and os.path.isfile(os.path.join(path, name)))
+#: Hadoop's line ends: a line ends at \n, \r\n or \r (str.splitlines would also end one at \f, \x1c, ...)
+_LINE_END = re.compile(rb"\r\n|\n|\r")
+#: Hadoop's local file system reads in blocks of 32 MB; a split is at most one block
+_LOCAL_BLOCK = 32 * 1024 * 1024
+
+
+def _hadoop_split_count(sizes: list[int], min_splits: int) -> int:
+    """How many splits Hadoop's FileInputFormat cuts files of *sizes* into when asked for *min_splits*: a goal of
+    the total over *min_splits* bytes each (at most a block), the last up to 10% longer; empty files none (Spark
+    ignores empty splits)."""
+    goal = max(1, min(sum(sizes) // max(min_splits, 1), _LOCAL_BLOCK))
+    count = 0
+    for size in sizes:
+        remaining = size
+        while remaining / goal > 1.1:
+            count += 1
+            remaining -= goal
+        count += remaining > 0
+    return count
+
+
+def _files_under(paths: str) -> list[str]:
+    """The files Hadoop reads for *paths*, comma-separated: a file itself, a directory's visible files (not
+    ``_SUCCESS`` nor ``.crc``), a glob's matches; each sorted, ``file:`` prefixes dropped. None is an error."""
+    files = []
+    for path in paths.split(","):
+        path = path[len("file:"):] if path.startswith("file:") else path
+        matches = sorted(glob.glob(path)) if glob.has_magic(path) else [path]
+        if not matches or not all(os.path.exists(match) for match in matches):
+            raise FileNotFoundError(f"Input path does not exist: file:{os.path.abspath(path)}")
+        for match in matches:
+            if os.path.isfile(match):
+                files.append(os.path.abspath(match))
+            else:
+                files += sorted(os.path.join(os.path.abspath(match), name) for name in os.listdir(match)
+                                if not name.startswith((".", "_")) and os.path.isfile(os.path.join(match, name)))
+    return files

@@ -51,6 +51,15 @@ class RDD(Generic[T_co]):
         self._checkpointed = self._local_checkpointed = False
         self._storage = StorageLevel.NONE
 
+    def __getnewargs__(self):
+        # As in PySpark: an RDD used inside another's function cannot be shipped, and says why.
+        raise RuntimeError("[RDD_TRANSFORM_ONLY_VALID_ON_DRIVER] It appears that you are attempting to broadcast an "
+                           "RDD or reference an RDD from an action or transformation. RDD transformations and actions "
+                           "can only be invoked by the driver, not inside of other transformations; for example, "
+                           "rdd1.map(lambda x: rdd2.values.count() * x) is invalid because the values transformation "
+                           "and count action cannot be performed inside of the rdd1.map transformation. For more "
+                           "information, see SPARK-5063.")
+
     @property
     def context(self):
         """The SparkContext this RDD was made from."""

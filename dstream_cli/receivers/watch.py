@@ -79,7 +79,6 @@ class DirectoryReceiver(Receiver):
 
     def on_start(self) -> None:
         from watchdog.events import FileSystemEventHandler
-        from watchdog.observers import Observer
 
         existing = sorted(n for n in os.listdir(self.directory) if os.path.isfile(os.path.join(self.directory, n)))
         if not self.restored and self.new_files_only:
@@ -100,12 +99,13 @@ class DirectoryReceiver(Receiver):
                 receiver._event(event.src_path, ready=False)
 
             def on_moved(self, event):
-                receiver._event(event.dest_path, ready=True)
+                if event.dest_path:  # not moved out of the directory
+                    receiver._event(event.dest_path, ready=True)
 
             def on_closed(self, event):
                 receiver._event(event.src_path, ready=True)
 
-        self._observer = Observer()
+        self._observer = _observer()
         self._observer.schedule(Handler(), self.directory, recursive=False)
         self._observer.start()
         threading.Thread(target=self._run, name="watch", daemon=True).start()
@@ -195,6 +195,18 @@ class DirectoryReceiver(Receiver):
             return self.position([name, *read.position_after(stored)])
 
         return after
+
+
+def _observer():
+    """The platform's observer. On Linux it reports a file moved in from outside the directory as moved, not as
+    created: the file is complete, and is read in the batch it arrived in rather than after a batch of waiting."""
+    if not sys.platform.startswith("linux"):
+        from watchdog.observers import Observer
+
+        return Observer()
+    from watchdog.observers.inotify import InotifyObserver
+
+    return InotifyObserver(generate_full_events=True)
 
 
 def _directory_position(position) -> tuple[list, int, list | None]:

@@ -146,5 +146,7 @@ class StreamingContext:
         self._context.stop(graceful=stopGraceFully)
         if self._started:
             self._context.wait_until_stopped()  # Spark's stop does not raise what a job raised
+        else:
+            self._context.close()  # no run will end to release its checkpoint directory
         if stopSparkContext:
             self._sc.stop()

@@ -13,6 +13,7 @@ import pickle
 
 from ...errors import UsageError
 from ...fsio import write_atomically
+from ..rdd import RDD
 
 GRAPH_FILE = "pyspark-graph.pickle"
 
@@ -22,6 +23,14 @@ class Made:
     """The object the *index*-th call made (0: the StreamingContext itself)."""
 
     index: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Records:
+    """An RDD given to a call (an initial state, a queue's batches): its data, as Spark checkpoints it."""
+
+    records: list
+    partitions: int
 
 
 class Recipe:
@@ -46,6 +55,8 @@ class Recipe:
             return [self._refer(v) for v in value]
         if isinstance(value, dict):
             return {k: self._refer(v) for k, v in value.items()}
+        if isinstance(value, RDD):
+            return Records(value.collect(), value.getNumPartitions())
         if any(value is made for made in self.made[1:]):
             return Made(self._index(value))
         return value
@@ -101,6 +112,8 @@ def rebuild(ssc, steps: list) -> None:
     def resolve(value):
         if isinstance(value, Made):
             return made[value.index]
+        if isinstance(value, Records):
+            return RDD(value.records, value.partitions, ssc.sparkContext)
         if isinstance(value, tuple):
             return tuple(resolve(v) for v in value)
         if isinstance(value, list):
