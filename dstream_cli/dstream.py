@@ -22,6 +22,8 @@ class DStream:
     #: batch t is computed from the parents' batches at t alone and memoised: once this node has t, it never asks a
     #: parent for t again, so a parent read only by such nodes lets its batch go then (``forget``)
     reads_parents_once = False
+    #: its batches are cut by the records' own times (--event-time), not by arrival: the scheduler drives it
+    cut_by_event_time = False
 
     def __init__(self, context, dependencies: Iterable["DStream"], slide_ms: int | None = None):
         self.context = context  # the StreamingContext (context.py), which builds on this module

@@ -176,6 +176,8 @@ class EventTimeDStream(DStream):
     The scheduler ``ingest``s what the input received so far, runs every batch the watermark has passed
     (``closable``), and asks each batch's records here as the input's batch."""
 
+    cut_by_event_time = True
+
     def __init__(self, source, parse, event_time: EventTime) -> None:
         super().__init__(source.context, [source], source.context.batch_ms)
         self.source = source

@@ -57,10 +57,23 @@ def _parse_json(line: str | bytes):
     return orjson.loads(line)
 
 
+class ChunkLines(list):
+    """The lines of one chunk of input bytes, which is kept: a check over all the lines reads it, not a join."""
+
+    __slots__ = ("joined",)
+
+    def __init__(self, joined: bytes) -> None:
+        super().__init__(joined.split(b"\n"))
+        self.joined = joined
+
+
 def _parse_json_batch(lines: list) -> list:
     """Lines as str, or (from a chunk of input bytes) as UTF-8 bytes, which orjson reads without a decode."""
     # One scan of the whole slice keeps the common case at orjson's speed.
-    joined = b"\n".join(lines) if lines and type(lines[0]) is bytes else "\n".join(lines)
+    if type(lines) is ChunkLines:
+        joined = lines.joined
+    else:
+        joined = b"\n".join(lines) if lines and type(lines[0]) is bytes else "\n".join(lines)
     if _maybe_big_integer(joined):
         return list(map(_parse_json, lines))
     return list(map(orjson.loads, lines))
@@ -189,17 +202,20 @@ def _lines(strings) -> str:
     return text + "\n" if text or strings else ""
 
 
+_FIRST, _SECOND = operator.itemgetter(0), operator.itemgetter(1)
+
+
 def _plain_pairs_tsv(batch) -> str | None:
     """The tsv of a batch of (str, int) pairs whose keys need no escaping, in C-level passes; else None."""
-    if set(map(type, batch)) != {tuple} or set(map(len, batch)) != {2}:
+    if set(map(type, batch)) != {tuple} or set(map(len, batch)) != {2} or set(map(type, map(_SECOND, batch))) != {int}:
         return None
-    keys, values = zip(*batch)
-    if set(map(type, keys)) != {str} or set(map(type, values)) != {int}:
+    try:
+        keys = "".join(map(_FIRST, batch))  # a key that is not a str raises
+    except TypeError:
         return None
-    joined = "".join(keys)
-    if "\\" in joined or not joined.isprintable():
+    if "\\" in keys or not keys.isprintable():
         return None
-    return "\n".join(map("\t".join, zip(keys, map(str, values)))) + "\n"
+    return "".join([f"{key}\t{value}\n" for key, value in batch])  # an f-string per pair: faster than joins
 
 
 def _render_tsv(batch: list) -> str:

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import fcntl
 import os
-import shutil
 import sys
-import tempfile
 
 from .errors import UsageError
 
 
 def write_atomically(path: str, data: bytes, mode: int = 0o666) -> None:
     """Write *data* to a temporary file beside *path*, fsync, rename: readers see all of it or nothing."""
+    import tempfile  # here, as shutil below: not every run writes files, and start-up is measured
+
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
@@ -37,6 +37,9 @@ def write_atomically(path: str, data: bytes, mode: int = 0o666) -> None:
 
 def write_directory_atomically(path: str, files: dict[str, bytes]) -> None:
     """A directory of *files* that appears whole: written beside *path*, then renamed over any earlier one."""
+    import shutil
+    import tempfile
+
     parent = os.path.dirname(os.path.abspath(path))
     os.makedirs(parent, exist_ok=True)
     temporary = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=parent)
@@ -55,6 +58,8 @@ def write_directory_atomically(path: str, files: dict[str, bytes]) -> None:
 
 def remove_tree_or_file(path: str) -> None:
     if os.path.isdir(path) and not os.path.islink(path):
+        import shutil
+
         shutil.rmtree(path, ignore_errors=True)
     else:
         try:

@@ -5,7 +5,6 @@ import functools
 import os
 import re
 import signal
-import subprocess
 import time
 from typing import Callable
 
@@ -226,6 +225,8 @@ class CommandRunner:
             return
         if self.stdout is not None:
             self.stdout().flush()  # keep our earlier output ahead of the command's
+        import subprocess  # only foreach-batch with a command needs it: not a cost of every start
+
         environment = dict(os.environ, DSTREAM_BATCH_TIME=str(t))
         data = render_file(batch, self.fmt, self.header).encode("utf-8", "surrogateescape")
         process = subprocess.Popen(["sh", "-c", self.command], stdin=subprocess.PIPE, env=environment,

@@ -6,7 +6,6 @@ already in the file (those past the checkpoint resumed from) are not written aga
 """
 from __future__ import annotations
 
-import base64
 import os
 import threading
 
@@ -132,6 +131,8 @@ def _batch_time(line: bytes) -> int:
 def entry_for(label: str, record, reason: str, t: int, input_name: str) -> dict:
     entry = {"stage": label, "input": input_name, "batch_time": t, "reason": reason}
     if isinstance(record, (bytes, bytearray)):
+        import base64  # bytes records are rare: not a cost of every start
+
         entry["record_base64"] = base64.b64encode(record).decode()
     elif isinstance(record, (str, float, bool, type(None))) or (
             isinstance(record, int) and -(1 << 63) <= record < 1 << 63):

@@ -66,3 +66,14 @@ def test_stdin_gives_the_records_and_bad_lines_the_line_splitter_gives(tmp_path_
     assert [orjson.loads(line) for line in result.stdout.splitlines()] == expected
     written = [orjson.loads(line)["reason"] for line in dead.read_text().splitlines()] if dead.exists() else []
     assert written == [bad.reason for bad in expected_bad]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=12), max_size=30), st.integers(min_value=1, max_value=10))
+def test_the_long_line_check_finds_what_splitting_finds(lengths, limit):
+    """The receiving thread looks for a line over the limit by jumping from newline to newline, not by splitting:
+    the same answer as the lengths of the split lines."""
+    from dstream_cli.receivers.lines import _has_line_longer
+
+    data = b"\n".join(b"x" * n for n in lengths)
+    assert _has_line_longer(data, limit) == (max(map(len, data.split(b"\n"))) > limit)

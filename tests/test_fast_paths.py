@@ -52,6 +52,24 @@ def test_the_command_line_imports_no_engine_rich_watchdog_or_package_metadata():
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout == "[]\n"
 
 
+def loaded_by(argv: list[str], stdin: str, watched: set[str]) -> list[str]:
+    """Which of *watched* modules the command line loaded by the time it exited with *argv*."""
+    code = ("import atexit, sys; from dstream_cli.cli import main; "
+            f"atexit.register(lambda: print(sorted({watched!r} & set(sys.modules)), file=sys.stderr)); "
+            f"sys.argv = ['dstream', *{argv!r}]; main()")
+    done = subprocess.run([sys.executable, "-c", code], input=stdin, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stderr
+
+
+def test_the_version_costs_an_interpreter_start_and_a_chain_loads_only_what_it_runs():
+    """`--version` is answered before click is imported; a one-stage chain loads neither event time, nor the
+    modules of outputs, files and errors it does not have (each costs start-up time, which is measured)."""
+    assert loaded_by(["--version"], "", {"click", "dstream_cli.cli.app", "dstream_cli.formats"}) == "[]\n"
+    unused = {"subprocess", "tempfile", "shutil", "base64", "dstream_cli.eventtime", "dstream_cli.texttime"}
+    assert loaded_by(["--queue", "-", "count", "emit"], "a\n", unused) == "[]\n"
+
+
 def test_the_version_is_the_packages():
     from importlib.metadata import version
 

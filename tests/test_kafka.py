@@ -298,3 +298,33 @@ def test_a_broker_going_away_mid_run_is_said_once_and_nothing_is_lost_or_counted
         proxy.close()
         broker.kill()
         broker.wait()
+
+
+def test_a_backlog_feeds_every_batch_until_it_is_read(kafka_brokers, tmp_path):
+    """600,000 records waiting on 3 partitions, read in 300 ms batches: every batch takes records until all are
+    read, none comes out empty in between (the client paused a second before fetching again whenever its queue
+    had filled, so every other batch found it empty while records waited)."""
+    from confluent_kafka import Producer
+
+    create_topic(kafka_brokers, "backlog", 3)
+    producer = Producer({"bootstrap.servers": kafka_brokers, "linger.ms": 20, "log_level": 0})
+    for i in range(600_000):
+        producer.produce("backlog", b"a record of some words", partition=i % 3)
+        if i % 100_000 == 0:
+            producer.flush()
+    assert producer.flush(30) == 0
+    proc = subprocess.Popen([*installed_dstream(), "--batch", "300ms", "--stop-file", "stop", "--metrics", "m.jsonl",
+                             "-i", f"b=kafka://{kafka_brokers}/backlog?start=earliest&group=backlog", "from", "b",
+                             "count", "save-as-text-files", "out/c"], cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+
+    def counted() -> int:
+        return sum(int(p.read_text() or 0) for p in (tmp_path / "out").glob("c-*"))
+
+    wait_for(lambda: counted() == 600_000, timeout=90, what="600,000 records counted")
+    (tmp_path / "stop").touch()
+    assert proc.wait(timeout=30) == 0, proc.stderr.read()
+    sizes = [json.loads(line)["records_in"] for line in (tmp_path / "m.jsonl").read_text().splitlines()]
+    first = next(i for i, n in enumerate(sizes) if n)
+    last = max(i for i, n in enumerate(sizes) if n)
+    assert 0 not in sizes[first:last + 1], sizes
+    assert sum(sizes) == 600_000

@@ -7,6 +7,7 @@ import sys
 import click
 
 from .. import __version__
+from ..errors import DstreamError
 from ..formats import INPUT_FORMATS
 from ..receivers.blocks import DEFAULT_MAX_BACKLOG, DEFAULT_MAX_BACKLOG_BYTES
 from ..receivers.lines import DEFAULT_MAX_LINE_BYTES
@@ -173,3 +174,41 @@ def run_chain(specs, **options):
                 raise click.UsageError(f"--{name.replace('_', '-')} needs --event-time")
     status = run(list(specs), options, given)
     click.get_current_context().exit(int(status))
+
+
+class ReportedError(click.ClickException):
+    """A library error shown as one line, with the exit status it stands for."""
+
+    def __init__(self, error: DstreamError) -> None:
+        super().__init__(str(error))
+        self.exit_code = int(error.exit_status)
+
+    def show(self, file=None) -> None:
+        click.echo(f"dstream: {self.message}", file=file or sys.stderr)
+
+
+def invoke_with_funnel(invoke):
+    def wrapper(ctx: click.Context):
+        try:
+            return invoke(ctx)
+        except DstreamError as error:
+            if ctx.params.get("debug"):
+                raise
+            raise ReportedError(error) from None
+        except BrokenPipeError:
+            from ..fsio import silence_stdout
+
+            silence_stdout()
+            ctx.exit(0)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as error:  # noqa: BLE001 - a bug or an environment fault: one line, unless --debug
+            if ctx.params.get("debug"):
+                raise
+            message = f"{type(error).__name__}: {error} (run with --debug for the traceback)"
+            raise ReportedError(DstreamError(message)) from None
+
+    return wrapper
+
+
+app.invoke = invoke_with_funnel(app.invoke)

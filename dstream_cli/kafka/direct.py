@@ -10,9 +10,11 @@ lag tools.
 """
 from __future__ import annotations
 
+import itertools
+import operator
 import time
 import urllib.parse
-from typing import NamedTuple
+from typing import Iterator, NamedTuple
 
 from ..errors import DstreamError, UsageError
 from ..inputs import InputDStream
@@ -23,7 +25,13 @@ from . import QUIET, client
 FETCH_IDLE_S = 0.05
 #: ... and when the last fetch was full (more is surely there, the broker is only slow to send it)
 FETCH_BUSY_S = 0.5
+#: ... and, at most, while the broker's high watermark says more records are there than were handed over (not
+#: for ever: in a transactional topic the last offsets are markers, never handed over)
+FETCH_BEHIND_S = 0.2
 FETCH_MESSAGES = 10_000
+#: the client's pause before fetching again once its queue is full (librdkafka's default is a second): records
+#: are taken in bursts, at each batch, so with a second's pause every other batch would find the queue empty
+CONSUMER_DEFAULTS = {"fetch.queue.backoff.ms": 10}
 #: how often the topics' partitions are listed again (new ones are read from their beginning)
 METADATA_EVERY_S = 2.0
 #: how long it waits at most for a partition's records while replaying a recorded range
@@ -146,6 +154,7 @@ class DirectKafkaInputDStream(InputDStream):
         self.assigned: list | None = None  # the partitions the consumer reads, from self.offsets on
         self.listed_at = 0.0
         self.carried: dict[str, list] = {}  # fetched beyond a batch's --max-rate: the next batches' first records
+        self.highs: dict[str, int] = {}  # each partition's high watermark when it was assigned
         self.missing: set[str] = set()  # topics said not to exist (yet)
 
     # --- the client ---------------------------------------------------------------------------------
@@ -153,7 +162,7 @@ class DirectKafkaInputDStream(InputDStream):
         if self.consumer is None:
             config = {"bootstrap.servers": self.source.brokers, "group.id": self.source.group,
                       "enable.auto.commit": False, "auto.offset.reset": self.source.start,
-                      "error_cb": self._on_client_error, **QUIET, **self.source.config}
+                      "error_cb": self._on_client_error, **QUIET, **CONSUMER_DEFAULTS, **self.source.config}
             self.consumer = self.kafka.Consumer(config)
         return self.consumer
 
@@ -187,6 +196,8 @@ class DirectKafkaInputDStream(InputDStream):
         try:  # never longer than half a batch: while the brokers are away, the clock keeps its batches
             metadata = self._consumer().list_topics(timeout=min(2.0, max(0.1, self.context.batch_ms / 2000)))
         except self.kafka.KafkaException as exc:
+            if self.assigned is not None and not self.outage:
+                return self.assigned  # a slow answer while records flow (a busy client): listed again next time
             self._say_outage(exc)
             return None
         self.listed_at = time.monotonic()
@@ -227,6 +238,25 @@ class DirectKafkaInputDStream(InputDStream):
         self.assigned, self.carried = None, {}
 
     # --- batches --------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Assign the partitions now, so that the client fetches while the first batch interval passes."""
+        partitions = self._partitions()
+        if partitions is None:
+            return
+        try:
+            self._start_offsets(partitions)
+            self._assign(partitions)
+        except self.kafka.KafkaException as exc:
+            self._say_outage(exc)
+
+    def _assign(self, partitions: list[tuple[str, int]]) -> None:
+        """Read *partitions* from the offsets reached (checked against what the brokers hold), unless already."""
+        if self.assigned != partitions:
+            self._check_offsets([partition_key(t, p) for t, p in partitions])
+            self._consumer().assign([self.kafka.TopicPartition(t, p, self.offsets[partition_key(t, p)])
+                                     for t, p in partitions])
+            self.assigned, self.carried = partitions, {}
+
     def _receive(self, t: int) -> Block:
         partitions = self._partitions()
         if partitions is not None:
@@ -252,40 +282,50 @@ class DirectKafkaInputDStream(InputDStream):
         batches that never end); the offsets advance past them. The consumer stays assigned from batch to
         batch, so what it fetched beyond the cap is carried to the next batch rather than fetched again."""
         consumer = self._consumer()
-        if self.assigned != partitions:
-            self._check_offsets([partition_key(t, p) for t, p in partitions])
-            consumer.assign([self.kafka.TopicPartition(t, p, self.offsets[partition_key(t, p)])
-                             for t, p in partitions])
-            self.assigned, self.carried = partitions, {}
+        self._assign(partitions)
         taken: dict[str, list] = {}
         full: set = set()
         for key, messages in list(self.carried.items()):
             self._take(taken, full, key, messages, cap)
         give_up = time.monotonic() + max(0.2, self.context.batch_ms / 1000)
-        wait = FETCH_IDLE_S
+        wait, empty_since = FETCH_IDLE_S, None
         while len(full) < len(partitions) and time.monotonic() < give_up:
             timeout = max(0.0, min(wait, give_up - time.monotonic()))  # a negative one would wait for ever
             messages = consumer.consume(num_messages=FETCH_MESSAGES, timeout=timeout)
             if not messages:
+                empty_since = empty_since or time.monotonic()
+                if time.monotonic() - empty_since < FETCH_BEHIND_S and self._behind(partitions, full):
+                    continue  # the broker holds more: the client is between fetches
                 break
+            empty_since = None
             wait = FETCH_BUSY_S if len(messages) == FETCH_MESSAGES else FETCH_IDLE_S
-            by_partition: dict[str, list] = {}
-            for message in messages:
-                error = message.error()
-                if error is not None:
+            if any(map(_ERROR, messages)):
+                for error in filter(None, map(_ERROR, messages)):
                     if self._on_client_error(error):
                         self.assigned = None  # start again from the offsets taken
                         return None
-                    continue
-                by_partition.setdefault(partition_key(message.topic(), message.partition()), []).append(message)
-            for key, fetched in by_partition.items():
+                messages = [message for message in messages if message.error() is None]
+            for key, fetched in _partition_runs(messages):
                 self._take(taken, full, key, [*self.carried.pop(key, ()), *fetched], cap)
         return taken
+
+    def _behind(self, partitions: list[tuple[str, int]], full: set) -> bool:
+        """Whether a partition not yet full holds records beyond its offset, by the high watermark of the
+        client's last fetch, or before any, the one it was assigned at (no request to the broker)."""
+        consumer, TopicPartition = self._consumer(), self.kafka.TopicPartition
+        for topic, partition in partitions:
+            key = partition_key(topic, partition)
+            if key not in full and key not in self.carried:
+                _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), cached=True)
+                if max(high, self.highs.get(key, -1)) > self.offsets.get(key, 0):
+                    return True
+        return False
 
     def _check_offsets(self, keys: list[str]) -> None:
         """Where reading starts again (the run's start, a restart, after an outage): each offset within what the
         brokers hold, or moved as ``reset=`` says."""
         bounds = partition_bounds(self.kafka, self._consumer(), keys)
+        self.highs.update((key, high) for key, (_, high) in bounds.items())
         for key in keys:
             self.offsets[key] = reset_offset(self.source, self.name, key, self.offsets[key], bounds[key], self._say)
 
@@ -294,7 +334,9 @@ class DirectKafkaInputDStream(InputDStream):
 
     def _take(self, taken: dict, full: set, key: str, messages: list, cap: int | None) -> None:
         """Take *messages* of one partition into the batch up to *cap*; carry the rest."""
-        messages = [m for m in messages if m.offset() >= self.offsets.get(key, 0)]
+        start = self.offsets.get(key, 0)
+        if messages and messages[0].offset() < start:  # in offset order: only a run fetched again begins earlier
+            messages = [m for m in messages if m.offset() >= start]
         room = len(messages) if cap is None else max(cap - len(taken.get(key, ())), 0)
         if room and messages[:room]:
             taken.setdefault(key, []).extend(messages[:room])
@@ -310,11 +352,16 @@ class DirectKafkaInputDStream(InputDStream):
         """The batch: partitions in order, each in offset order; where they stand after it."""
         records, bad = [], []
         as_json = self.source.records == "json"
-        for message in (m for key in sorted(taken, key=split_key) for m in taken[key]):
-            try:
-                records.append(message_record(message, as_json))
-            except UnicodeDecodeError:
-                bad.append(BadRaw(message.value(), not_utf8(message)))
+        for key in sorted(taken, key=split_key):
+            texts = None if as_json else _plain_values(taken[key])
+            if texts is not None:
+                records += texts
+                continue
+            for message in taken[key]:
+                try:
+                    records.append(message_record(message, as_json))
+                except UnicodeDecodeError:
+                    bad.append(BadRaw(message.value(), not_utf8(message)))
         return Block(records, bad, dict(self.offsets))
 
     # --- replay and commits -----------------------------------------------------------------------------
@@ -361,6 +408,32 @@ class DirectKafkaInputDStream(InputDStream):
             self.consumer.commit(offsets=offsets, asynchronous=asynchronous)
         except self.kafka.KafkaException:
             pass  # the brokers are away: a later batch commits
+
+
+_ERROR, _TOPIC, _PARTITION, _VALUE = map(operator.methodcaller, ("error", "topic", "partition", "value"))
+_ENDS_A_LINE = operator.methodcaller("endswith", b"\n")
+
+
+def _partition_runs(messages: list) -> Iterator[tuple[str, list]]:
+    """The runs of one partition's messages in *messages*, in the order consumed (the client hands over a
+    partition's messages together): each run's partition key and its messages. No Python code runs per message."""
+    start = 0
+    for (topic, partition), run in itertools.groupby(zip(map(_TOPIC, messages), map(_PARTITION, messages))):
+        end = start + len(list(run))
+        yield partition_key(topic, partition), messages[start:end]
+        start = end
+
+
+def _plain_values(messages: list) -> list[str] | None:
+    """The messages' values as records, decoded in one pass, when they are the plain case: every one UTF-8,
+    none empty (None) and none closed by a line end; else None (``message_record`` then takes each)."""
+    values = list(map(_VALUE, messages))
+    if None in values or any(map(_ENDS_A_LINE, values)):
+        return None
+    try:
+        return list(map(bytes.decode, values))
+    except UnicodeDecodeError:
+        return None
 
 
 def message_record(message, as_json: bool) -> str:

@@ -7,6 +7,7 @@ from typing import Callable, Iterable, Iterator
 from ..dstream import DStream
 from ..duration import require_same_slide
 from ..errors import RECORD_ERRORS, UsageError
+from ..formats import ChunkLines
 from ..receivers.chunks import LineBatch, LineChunk
 from .batch import Fold, Step, as_list, as_pair, count_pairs_step, require_pairs, sum_items_step, with_time
 
@@ -69,7 +70,7 @@ class TransformedDStream(DStream):
         if first == ("split",):
             return ([text] for text in _cut(data.decode("utf-8", "surrogatepass"), TEXT_SLICE))
         if first == ("parse", "json"):
-            return iter([data.split(b"\n")])
+            return iter([ChunkLines(data)])
         return iter([data.decode("utf-8", "surrogatepass").split("\n")])
 
     @property

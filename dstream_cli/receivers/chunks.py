@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import tempfile
 import weakref
 
 from ..sequences import ListLike
@@ -22,6 +21,8 @@ class SpillFile:
     """An unlinked temporary file, closed once no chunk refers to it any more."""
 
     def __init__(self) -> None:
+        import tempfile  # only a big backlog spills: not a cost of every start
+
         fd, path = tempfile.mkstemp(prefix="dstream-spill-")
         os.unlink(path)
         self.fd = fd

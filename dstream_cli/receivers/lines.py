@@ -86,14 +86,15 @@ class LineSplitter:
             lines, bad = self._split_slowly(data)
             return _joined_where_quoted(lines), bad
         try:
-            text = data.decode("utf-8")  # checked whole; kept only when split into lines below
+            if not (self.chunked and data.isascii()):  # ASCII is UTF-8: a chunk of it is checked without a decode
+                text = data.decode("utf-8")
         except UnicodeDecodeError:
             return self._split_slowly(data)
-        if len(data) > self.max_line_bytes and max(map(len, data.split(b"\n"))) > self.max_line_bytes:
+        if _has_line_longer(data, self.max_line_bytes):
             return self._split_slowly(data)
         if b"\r" not in data:
             return (LineChunk(data, data.count(b"\n") + 1) if self.chunked else text.split("\n")), []
-        return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")], []
+        return [line[:-1] if line.endswith("\r") else line for line in data.decode("utf-8").split("\n")], []
 
     def _split_slowly(self, data: bytes) -> tuple[list[str], list[BadRaw]]:
         lines: list[str] = []
@@ -113,6 +114,18 @@ class LineSplitter:
     def _too_long(self, head: bytes, length: int) -> BadRaw:
         reason = f"line of {length} bytes is longer than --max-line-bytes {self.max_line_bytes}"
         return BadRaw(head[:_KEEP_OF_LONG_LINE], reason)
+
+
+def _has_line_longer(data: bytes, limit: int) -> bool:
+    """Whether a line of *data* is longer than *limit* bytes: the last newline within each *limit* + 1 bytes is
+    looked for, so a chunk of short lines takes a search or two, not a split."""
+    start = 0
+    while len(data) - start > limit:
+        newline = data.rfind(b"\n", start, start + limit + 1)
+        if newline < 0:
+            return True
+        start = newline + 1
+    return False
 
 
 def _last_record_end(data: bytes) -> int:

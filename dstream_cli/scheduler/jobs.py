@@ -78,11 +78,10 @@ class JobScheduler:
         context, graph = self.context, self.graph
         graph.validate()
         self.inputs = graph.used_inputs()
-        from ..eventtime import EventTimeDStream
         from ..inputs import QueueInputDStream
 
         self.nodes = graph.nodes()  # once: the graph does not change while it runs
-        event_nodes = self.event_nodes = [node for node in self.nodes if isinstance(node, EventTimeDStream)]
+        event_nodes = self.event_nodes = [node for node in self.nodes if node.cut_by_event_time]
         # event time: batch times come from the records, so arrival is stamped on the real clock
         simulated = (not event_nodes and not context.until_stopped
                      and all(isinstance(i, QueueInputDStream) for i in self.inputs))
