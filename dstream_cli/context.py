@@ -279,6 +279,13 @@ class StreamingContext:
                              f"input ({name}) have none")
         return DirectKafkaInputDStream(self, name, parse_kafka_uri(uri, name), fmt).formatted()
 
+    def zmq_stream(self, uri: str, name: str = "zmq", fmt: str = "text"):
+        """Messages from ZeroMQ, each one record: ``zmq://HOST:PORT?socket=sub|pull&topic=PREFIX&bind=1``
+        (``receivers/zeromq.py`` says which frame and what is stripped). Needs ``pip install 'dstream-cli[zmq]'``."""
+        from .receivers.zeromq import ZmqReceiver, parse_zmq_uri
+
+        return self._receiver_input(name, ZmqReceiver(parse_zmq_uri(uri, name)), fmt)
+
     def receiver_stream(self, receiver: Receiver, name: str | None = None, fmt: str | None = None):
         """Records stored by a custom Receiver (Spark's ``receiverStream``)."""
         return self._receiver_input(name or type(receiver).__name__, receiver, fmt)

@@ -21,6 +21,7 @@ from typing import Callable
 from .dstream import DStream
 from .errors import RECORD_ERRORS, BadRecord, StageFailed, UsageError, shorten
 from .expr import over_records
+from .formats import ChunkLines
 from .receivers.blocks import SPILL_AFTER_BYTES
 from .receivers.chunks import LineBatch, LineChunk
 from .texttime import text_time_reader, time_format_problem
@@ -238,7 +239,7 @@ class EventTimeDStream(DStream):
         """A piece's lines: a chunk's as UTF-8 bytes where the JSON parser takes them so (orjson reads bytes)."""
         if not isinstance(piece, LineChunk):
             return piece
-        return piece.data().split(b"\n") if self.parse is not None and self.parse.shape == ("parse", "json") \
+        return ChunkLines(piece.data()) if self.parse is not None and self.parse.shape == ("parse", "json") \
             else piece.lines()
 
     @property

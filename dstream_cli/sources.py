@@ -9,7 +9,7 @@ from .receivers.base import load_receiver
 
 
 def input_stream(context, name: str, kind: str, target, options: dict):
-    """The input *name* of *kind* (stdin, queue, file, tcp, listen, dir, receiver, kafka) on *context*, with the
+    """The input *name* of *kind* (stdin, queue, file, tcp, listen, dir, receiver, kafka, zmq) on *context*, with the
     command line's *options* (``fmt`` and the receivers' settings)."""
     fmt = options["fmt"]
     if kind == "stdin":
@@ -32,6 +32,8 @@ def input_stream(context, name: str, kind: str, target, options: dict):
         return context.receiver_stream(load_receiver(target), name, fmt)
     if kind == "kafka":
         return context.kafka_stream(target, name, fmt)
+    if kind == "zmq":
+        return context.zmq_stream(target, name, fmt)
     raise UsageError(f"input {name}: unknown kind {kind}")
 
 

@@ -107,6 +107,14 @@ def render() -> str:
                          " client. --max-rate is per partition. save-to-kafka TOPIC"
                          " --brokers HOST:PORT writes with the idempotent producer (at least once). Needs"
                          " pip install 'dstream-cli[kafka]'."),
+        ".SH ZEROMQ", esc("-i NAME=zmq://HOST:PORT?socket=sub|pull[&topic=PREFIX][&bind=1] receives ZeroMQ messages on a"
+                          " SUB socket (subscribed to PREFIX, default everything) or a PULL socket, connected to"
+                          " HOST:PORT or, with bind=1, bound there. Each message is one record: its last frame as"
+                          " text; a one-frame message starting with the topic has the topic and one space after it"
+                          " taken off; a frame that is not UTF-8 is a bad record. ZeroMQ keeps nothing for a peer"
+                          " that was away: with --wal what was received survives a SIGKILL. Held back by --max-rate or"
+                          " --backpressure, a PUSH peer blocks and a PUB peer drops what its subscribers cannot take."
+                          " With --engine spark it is read on the driver. Needs pip install 'dstream-cli[zmq]'."),
         ".SH DATABASES", esc("save-to-db URL TABLE writes each batch in one transaction to SQLite (sqlite:///RELATIVE.db,"
                              " sqlite:////ABSOLUTE.db; WAL mode; a path only) or PostgreSQL (postgresql://USER@HOST:PORT/DB, through"
                              " COPY; pip install 'dstream-cli[postgres]'; a password comes from the URL, PGPASSWORD,"

@@ -138,6 +138,33 @@ def test_sigterm_on_a_listen_input_processes_what_was_received(tmp_path):
         proc.kill()
 
 
+def test_a_zeromq_input_is_read_on_the_driver(tmp_path):
+    """zmq:// on Spark: read on the driver and served to Spark, as --listen is; every pushed message counted."""
+    import zmq
+
+    port = free_port()
+    out = tmp_path / "out" / "n"
+    proc = subprocess.Popen([*installed_dstream(), *LOCAL, "-i", f"z=zmq://127.0.0.1:{port}?socket=pull&bind=1",
+                             "from", "z", "count", "save-as-text-files", str(out)], stderr=subprocess.PIPE, text=True,
+                            env=spark_env())
+    pusher = zmq.Context.instance().socket(zmq.PUSH)
+    pusher.setsockopt(zmq.LINGER, 5000)
+    pusher.connect(f"tcp://127.0.0.1:{port}")  # queued until dstream binds
+    try:
+        for i in range(300):
+            pusher.send_string(f"message {i}")
+
+        def counted():
+            return sum(int(b[0]) for _, b in read_batch_files(str(out)) if b)
+
+        wait_for(lambda: counted() == 300, timeout=90, what="300 messages counted")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0, proc.stderr.read()
+    finally:
+        proc.kill()
+        pusher.close()
+
+
 def _connects(port: int) -> bool:
     from conftest import can_connect
 

@@ -60,7 +60,8 @@ def _start_time(value: str) -> int:
               help="Main input, deterministic: batches separated by empty lines; simulated clock.")
 @click.option("--receiver", metavar="MODULE:CLASS", help="Main input: a custom Receiver class.")
 @click.option("-i", "--input", "inputs", type=InputURI(), multiple=True, metavar="NAME=URI",
-              help="A named input (stdin, tcp://, listen://, dir:, file:, queue:, receiver:, kafka://); repeatable.")
+              help="A named input (stdin, tcp://, listen://, dir:, file:, queue:, receiver:, kafka://, zmq://); "
+                   "repeatable.")
 @click.option("--format", "fmt", type=click.Choice(INPUT_FORMATS), default="text", show_default=True,
               help="How input lines become records.")
 @click.option("--header", is_flag=True,

@@ -87,7 +87,7 @@ class KeyValue(click.ParamType):
         return key.strip(), rest
 
 
-INPUT_SCHEMES = ("stdin", "tcp://", "listen://", "dir:", "file:", "queue:", "receiver:", "kafka://")
+INPUT_SCHEMES = ("stdin", "tcp://", "listen://", "dir:", "file:", "queue:", "receiver:", "kafka://", "zmq://")
 
 
 class InputURI(click.ParamType):
@@ -109,11 +109,12 @@ class InputURI(click.ParamType):
                 kind = scheme.rstrip(":/")
                 if kind in ("tcp", "listen"):
                     target = HostPort("127.0.0.1" if kind == "listen" else None).convert(target, param, ctx)
-                if kind == "kafka":
+                if kind in ("kafka", "zmq"):
                     target = uri
                 return name, kind, target
         self.fail(f"{uri!r} is not an input URI (one of: stdin, tcp://HOST:PORT, listen://[HOST]:PORT, "
-                  "dir:PATH, file:PATH, queue:PATH, receiver:MODULE:CLASS, kafka://HOST:PORT/TOPIC)", param, ctx)
+                  "dir:PATH, file:PATH, queue:PATH, receiver:MODULE:CLASS, kafka://HOST:PORT/TOPIC, "
+                  "zmq://HOST:PORT?socket=sub|pull)", param, ctx)
 
 
 class StageCommand(click.Command):

@@ -39,7 +39,7 @@ SYSTEM_CLOCK = "org.apache.spark.util.SystemClock"
 #: what dstream writes into a --checkpoint directory beside Spark's own files
 CHAIN_FILE = "dstream-chain.json"
 #: inputs read by a dstream receiver in the driver and served to Spark over TCP
-SERVED_KINDS = ("stdin", "file", "listen", "receiver")
+SERVED_KINDS = ("stdin", "file", "listen", "receiver", "zmq")
 #: how long the check of a standalone master waits for each of its addresses
 MASTER_CONNECT_S = 10.0
 #: how long a graceful stop waits for Spark to process what the served inputs sent it
@@ -392,6 +392,10 @@ class SparkRun:
         elif kind == "listen":
             receiver = ListenReceiver(*target, limit, options["max_connections"], False,
                                       options["client_timeout"] / 1000)
+        elif kind == "zmq":
+            from ...receivers.zeromq import ZmqReceiver, parse_zmq_uri
+
+            receiver = ZmqReceiver(parse_zmq_uri(target, name))
         else:
             receiver = load_receiver(target)
         host, port = self.saved.get("served", {}).get(name, (self._driver_host(), 0))
