@@ -299,8 +299,9 @@ class DirectKafkaInputDStream(InputDStream):
                 break
             empty_since = None
             wait = FETCH_BUSY_S if len(messages) == FETCH_MESSAGES else FETCH_IDLE_S
-            if any(map(_ERROR, messages)):
-                for error in filter(None, map(_ERROR, messages)):
+            errors = list(filter(None, map(_ERROR, messages)))
+            if errors:
+                for error in errors:
                     if self._on_client_error(error):
                         self.assigned = None  # start again from the offsets taken
                         return None

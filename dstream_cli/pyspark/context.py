@@ -78,17 +78,16 @@ class SparkContext:
         """The lines of a file, of the visible files of a directory (a ``saveAsTextFiles`` output), of a glob, or
         of a comma-separated list of them, as Hadoop reads paths for Spark, in as many partitions as Hadoop splits
         them into (the records are cut evenly among them, not at Hadoop's byte offsets)."""
-        files = _files_under(name)
-        lines = []
-        for path in files:
+        lines, sizes = [], []
+        for path in _files_under(name):
             with open(path, "rb") as handle:
                 data = handle.read()
+            sizes.append(len(data))
             found = _LINE_END.split(data)
             if found[-1] == b"":
                 found.pop()  # what follows the last line's end is not a line
             lines += [line.decode("utf-8") if use_unicode else line for line in found]
-        splits = _hadoop_split_count([os.path.getsize(path) for path in files], minPartitions or self.defaultMinPartitions)
-        return RDD(lines, max(splits, 1), self)
+        return RDD(lines, max(_hadoop_split_count(sizes, minPartitions or self.defaultMinPartitions), 1), self)
 
     def broadcast(self, value) -> Broadcast:
         return Broadcast(self, value)
