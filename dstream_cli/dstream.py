@@ -385,11 +385,12 @@ class DStream:
 
     def save_to_db(self, url: str, table: str, mode: str = "append", key=None, columns=None,
                    create: bool = False) -> None:
-        """Each batch into *table* of ``sqlite:///PATH`` or ``postgresql://USER@HOST:PORT/DB``, in one transaction
-        per batch, exactly once with a checkpoint. *mode* ``append`` inserts, ``upsert`` updates the rows with
+        """Each batch into *table* of ``sqlite:///PATH``, ``postgresql://USER@HOST:PORT/DB`` or
+        ``mysql://USER@HOST:PORT/DB``, in one transaction per batch, exactly once with a checkpoint. *mode* ``append`` inserts, ``upsert`` updates the rows with
         the same *key* columns (default ``key``), ``replace`` makes the table the latest batch. Pairs fill
         columns ``key, value``; *columns* names tuple fields or picks dict fields; *create* makes a missing
-        table with types taken from the first batch. PostgreSQL needs ``pip install 'dstream-cli[postgres]'``."""
+        table with types taken from the first batch. PostgreSQL needs ``pip install 'dstream-cli[postgres]'``,
+        MySQL ``pip install 'dstream-cli[mysql]'``."""
         from .databases.writer import DatabaseWriter
 
         outputs.ForEachDStream(self, DatabaseWriter(url, table, mode, key, columns, create))

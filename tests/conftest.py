@@ -137,6 +137,16 @@ def postgres():
 
 
 @pytest.fixture(scope="session")
+def mariadb():
+    """One MariaDB server for the session (Debian's mariadb-server)."""
+    from mariadb_server import MariadbServer
+
+    server = MariadbServer()
+    yield server
+    server.destroy()
+
+
+@pytest.fixture(scope="session")
 def kafka_brokers():
     """One Kafka-protocol broker for the session's tests that do not stop it (each test makes its own topics)."""
     from kafka_broker import running_broker

@@ -1,6 +1,7 @@
 """Faults a hostile trial found in Kafka, databases and event time (the second round): each test failed before
 its fix. Against the session's real broker and PostgreSQL server where the fault needs one."""
 import subprocess
+import urllib.parse
 
 import orjson
 import pytest
@@ -228,13 +229,15 @@ def test_a_kafka_topic_recreated_behind_the_checkpoint_is_said_and_reset_decides
     ("postgresql", "1", "true"),  # a bool into the BIGINT column --create made
     ("postgresql", '{"n": 1}', '{"n": 1000000000000000000000000000000}'),  # beyond what JSON here holds
     ("sqlite", '{"n": 1}', '{"n": 1000000000000000000000000000000}'),
+    ("mysql", "1", "1000000000000000000000000000000"),  # beyond BIGINT: LOAD DATA would only warn
+    ("mysql", '{"n": 1}', '{"n": 1000000000000000000000000000000}'),
 ])
 def test_a_record_the_database_refuses_goes_to_the_dead_letter_under_skip(kind, value, misfit, tmp_path, request):
     """Each failed the whole batch with exit 1, nothing in the dead letter and no record named; now the record is
     in the dead letter with its reason and the rest of the batch is written. (Pairs (key, value); the first
     batch makes the table.)"""
-    if kind == "postgresql":
-        server = request.getfixturevalue("postgres")
+    if kind in ("postgresql", "mysql"):
+        server = request.getfixturevalue("postgres" if kind == "postgresql" else "mariadb")
         url = server.new_database(f"misfit_{len(tmp_path.name)}_{sum(map(ord, tmp_path.name))}")
     else:
         url = f"sqlite:///{tmp_path / 'out.db'}"
@@ -251,6 +254,14 @@ def test_a_record_the_database_refuses_goes_to_the_dead_letter_under_skip(kind, 
 
         with psycopg.connect(url) as connection:
             keys = sorted(row[0] for row in connection.execute("SELECT key FROM t").fetchall())
+    elif kind == "mysql":
+        import pymysql
+
+        parts = urllib.parse.urlsplit(url)
+        with pymysql.connect(host=parts.hostname, port=parts.port, user=parts.username, password=parts.password,
+                             database=parts.path[1:]) as connection, connection.cursor() as cursor:
+            cursor.execute("SELECT `key` FROM t")
+            keys = sorted(row[0] for row in cursor.fetchall())
     else:
         import sqlite3
 

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 
 import psycopg
 import pytest
@@ -85,24 +86,41 @@ def test_kafka_on_spark_keeps_its_ranges_in_a_local_checkpoint_directory(spark_c
 
 
 # --- databases and Kafka out, from the executors ----------------------------------------------------------
-@pytest.mark.parametrize("mode, chain", [
-    ("append", ["flat-map", "x.split()", "map", "(x, 1)", "reduce-by-key", "sum"]),
-    ("upsert", ["flat-map", "x.split()", "map", "(x, 1)", "update-state", "sum"]),
-    ("replace", ["flat-map", "x.split()", "count-by-value"]),
-])
-def test_save_to_db_on_spark_writes_the_local_engines_table(postgres, mode, chain, tmp_path, spark_context):
+SAVE_TO_DB_CHAINS = {
+    "append": ["flat-map", "x.split()", "map", "(x, 1)", "reduce-by-key", "sum"],
+    "upsert": ["flat-map", "x.split()", "map", "(x, 1)", "update-state", "sum"],
+    "replace": ["flat-map", "x.split()", "count-by-value"],
+}
+
+
+@pytest.mark.parametrize("server, mode", [("postgres", "append"), ("postgres", "upsert"), ("postgres", "replace"),
+                                          ("mariadb", "append"), ("mariadb", "upsert")])
+def test_save_to_db_on_spark_writes_the_local_engines_table(request, server, mode, tmp_path, spark_context):
     """Each mode keeps its meaning when the rows go from the executors: the table equals the local engine's."""
+    database = request.getfixturevalue(server)
     words = [["a b a", "c"], ["b c"], [], ["c c d", "a"]]
     tables = {}
     for engine in ("local", "spark"):
-        url = postgres.new_database(f"spark_{mode}_{engine}")
+        url = database.new_database(f"spark_{mode}_{engine}")
         options = ["--engine", "spark"] if engine == "spark" else []
-        result = invoke([*options, "--queue", "-", *chain, "save-to-db", url, "words", "--mode", mode, "--create"],
-                        input=queue_text(words))
+        result = invoke([*options, "--queue", "-", *SAVE_TO_DB_CHAINS[mode], "save-to-db", url, "words", "--mode",
+                         mode, "--create"], input=queue_text(words))
         assert result.exit_code == 0, result.stderr
-        with psycopg.connect(url) as connection:
-            tables[engine] = sorted(connection.execute("SELECT * FROM words").fetchall())
+        tables[engine] = _rows(url, "words")
     assert tables["spark"] == tables["local"] and tables["local"]
+
+
+def _rows(url: str, table: str) -> list[tuple]:
+    if url.startswith("mysql://"):
+        import pymysql
+
+        parts = urllib.parse.urlsplit(url)
+        with pymysql.connect(host=parts.hostname, port=parts.port, user=parts.username, password=parts.password,
+                             database=parts.path[1:]) as connection, connection.cursor() as cursor:
+            cursor.execute(f"SELECT * FROM `{table}`")
+            return sorted(cursor.fetchall())
+    with psycopg.connect(url) as connection:
+        return sorted(connection.execute(f'SELECT * FROM "{table}"').fetchall())
 
 
 def test_sqlite_with_a_cluster_master_is_one_line_and_exit_2(tmp_path, spark_context):

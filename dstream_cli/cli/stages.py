@@ -133,8 +133,8 @@ STAGES = [
            _out_format("text"),
            Opt(["--timeout"], type=DURATION, default="30s", show_default=True,
                help="A batch not acknowledged by the brokers within this long fails (and is retried).")),
-    _stage("save-to-db", "Write each batch to TABLE of a SQLite or PostgreSQL database, in one transaction, "
-           "exactly once with --checkpoint.",
+    _stage("save-to-db", "Write each batch to TABLE of a SQLite, PostgreSQL or MySQL/MariaDB database, in one "
+           "transaction, exactly once with --checkpoint.",
            "dstream map '(x, 1)' reduce-by-key sum save-to-db sqlite:///counts.db counts --create",
            Arg(["url"]), Arg(["table"]),
            Opt(["--mode"], type=click.Choice(["append", "upsert", "replace"]), default="append", show_default=True,

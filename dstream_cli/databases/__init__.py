@@ -1,13 +1,15 @@
-"""``save-to-db``: each batch into a table of SQLite or PostgreSQL, exactly once.
+"""``save-to-db``: each batch into a table of SQLite, PostgreSQL or MySQL/MariaDB, exactly once.
 
 A batch is written in one transaction together with a row of the bookkeeping table
 ``dstream_batches`` saying which batch this output wrote last; a batch recomputed after a crash
 that the database already holds is skipped. ``writer`` holds that logic and the modes, ``rows``
-how records become rows, ``sqlite`` and ``postgres`` what differs between the two databases.
+how records become rows, ``sqlite``, ``postgres`` and ``mysql`` what differs between the databases.
 """
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import operator
 import re
 import urllib.parse
 
@@ -19,7 +21,8 @@ from .rows import RecordDoesNotFit
 
 @dataclasses.dataclass(frozen=True)
 class DatabaseURL:
-    """``sqlite:///relative.db``, ``sqlite:////absolute.db`` or ``postgresql://USER[:PASSWORD]@HOST:PORT/DB``.
+    """``sqlite:///relative.db``, ``sqlite:////absolute.db``, ``postgresql://USER[:PASSWORD]@HOST:PORT/DB`` or
+    ``mysql://USER[:PASSWORD]@HOST:PORT/DB`` (also ``mariadb://``).
 
     ``shown`` is the URL as messages print it: never with its password."""
 
@@ -50,7 +53,14 @@ class DatabaseURL:
         if scheme in ("postgresql", "postgres"):
             password = parts.password or dict(urllib.parse.parse_qsl(parts.query)).get("password")
             return cls("postgresql", url, password=password)
-        raise UsageError(f"database URL {cls._without_password(url)!r}: the scheme should be sqlite:// or postgresql://")
+        if scheme in ("mysql", "mariadb"):
+            from .mysql import check_url
+
+            check_url(cls._without_password(url), parts)
+            password = parts.password or dict(urllib.parse.parse_qsl(parts.query)).get("password")
+            return cls("mysql", url, password=password)
+        raise UsageError(f"database URL {cls._without_password(url)!r}: the scheme should be sqlite://, postgresql:// "
+                         "or mysql://")
 
     @property
     def shown(self) -> str:
@@ -80,6 +90,10 @@ class DatabaseURL:
             from .sqlite import SqliteDatabase
 
             return SqliteDatabase(self)
+        if self.scheme == "mysql":
+            from .mysql import MysqlDatabase
+
+            return MysqlDatabase(self)
         from .postgres import PostgresDatabase
 
         return PostgresDatabase(self)
@@ -96,7 +110,8 @@ def insert_sql(table: str, columns: tuple[str, ...], placeholder: str) -> str:
 
 
 def on_conflict(columns: tuple[str, ...], key: tuple[str, ...]) -> str:
-    """``ON CONFLICT`` that makes an insert an upsert (the same words in SQLite and PostgreSQL)."""
+    """``ON CONFLICT`` that makes an insert an upsert (the same words in SQLite and PostgreSQL); its SET list ends
+    the clause, so a caller may add assignments."""
     others = [c for c in columns if c not in key]
     target = ", ".join(map(quote_name, key))
     if not others:
@@ -120,3 +135,28 @@ def numbered_column(text: str, pattern: str, columns: tuple[str, ...]) -> str | 
     if match and 0 < int(match.group(1)) <= len(columns):
         return columns[int(match.group(1)) - 1]
     return None
+
+
+def last_per_key(rows: list, positions: list[int]) -> list:
+    """The last row for each key (at *positions*), in order of first appearance: one bulk statement may touch a
+    row only once."""
+    get = operator.itemgetter(*positions)
+    try:
+        return list(dict(zip(map(get, rows), rows)).values())
+    except TypeError:  # a key that cannot be hashed (a list): left to the database, row by row if need be
+        return rows
+
+
+def tab_separated_text(rows: list, width: int) -> str | None:
+    """The rows as the tab-separated text that PostgreSQL's COPY and MySQL's LOAD DATA read, for rows of text,
+    integers and floats, in one C-level formatting pass; None when a value is of another kind (None, a bool...)
+    or a text holds what that format escapes (the driver then sends the rows itself)."""
+    flat = tuple(itertools.chain.from_iterable(rows))
+    if not set(map(type, flat)) <= {str, int, float}:
+        return None
+    text = (("%s\t" * (width - 1) + "%s\n") * len(rows)) % flat
+    # a tab or newline inside a text shows as one too many; a backslash or CR needs escaping
+    if ("\\" in text or "\r" in text or text.count("\n") != len(rows)
+            or text.count("\t") != len(rows) * (width - 1)):
+        return None
+    return text

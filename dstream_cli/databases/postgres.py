@@ -2,13 +2,11 @@
 for upsert); one connection kept across batches."""
 from __future__ import annotations
 
-import itertools
-import operator
 import re
 from typing import Iterable
 
 from ..errors import UsageError
-from . import DatabaseURL, json_text, numbered_column, on_conflict, quote_name
+from . import DatabaseURL, json_text, last_per_key, numbered_column, on_conflict, quote_name, tab_separated_text
 from .rows import RecordDoesNotFit
 
 TYPES = {"bool": "BOOLEAN", "int": "BIGINT", "bigint": "NUMERIC", "float": "DOUBLE PRECISION", "text": "TEXT",
@@ -108,6 +106,14 @@ class PostgresDatabase:
                 self.psycopg.errors.DuplicateTable):  # another process (a partition's task) created it at once
             self.connection.rollback()
 
+    def check_table(self, table: str, key: tuple[str, ...]) -> str | None:
+        """Nothing to check before writing: an upsert without a unique key fails by itself (ON CONFLICT names
+        the missing constraint)."""
+        return None
+
+    def upsert_clause(self, columns: tuple[str, ...], key: tuple[str, ...]) -> str:
+        return on_conflict(columns, key)
+
     # --- a batch ----------------------------------------------------------------------------------------
     def execute(self, sql: str, params=()) -> list:
         cursor = self.connection.execute(sql, params)
@@ -134,7 +140,7 @@ class PostgresDatabase:
         self._copy(quote_name(table), columns, parts)
 
     def upsert_rows(self, table: str, columns: tuple[str, ...], key: tuple[str, ...], rows: list) -> None:
-        latest = _last_per_key(rows, [columns.index(k) for k in key])  # one statement may touch a row only once
+        latest = last_per_key(rows, [columns.index(k) for k in key])  # one statement may touch a row only once
         names = ", ".join(map(quote_name, columns))
         self.execute(f"CREATE TEMP TABLE {STAGING} ON COMMIT DROP AS SELECT {names} FROM {quote_name(table)} "
                      "WITH NO DATA")
@@ -148,7 +154,7 @@ class PostgresDatabase:
                 for rows in parts:
                     for start in range(0, len(rows), COPY_SLICE):
                         part = rows[start:start + COPY_SLICE]
-                        text = _plain_copy_text(part, len(columns))
+                        text = tab_separated_text(part, len(columns))
                         if text is not None:
                             copy.write(text)
                         else:
@@ -156,24 +162,3 @@ class PostgresDatabase:
                             for row in part:
                                 write(row)
 
-
-def _last_per_key(rows: list, positions: list[int]) -> list:
-    get = operator.itemgetter(*positions)
-    try:
-        return list(dict(zip(map(get, rows), rows)).values())
-    except TypeError:  # a key that cannot be hashed (a list): left to the database, row by row if need be
-        return rows
-
-
-def _plain_copy_text(rows: list, width: int) -> str | None:
-    """COPY's text for rows of text, integers and floats, in one C-level formatting pass; None when a value is
-    of another kind (None, a bool...) or a text holds what COPY escapes (psycopg then formats row by row)."""
-    flat = tuple(itertools.chain.from_iterable(rows))
-    if not set(map(type, flat)) <= {str, int, float}:
-        return None
-    text = (("%s\t" * (width - 1) + "%s\n") * len(rows)) % flat
-    # a tab or newline inside a text shows as one too many; a backslash or CR needs escaping
-    if ("\\" in text or "\r" in text or text.count("\n") != len(rows)
-            or text.count("\t") != len(rows) * (width - 1)):
-        return None
-    return text

@@ -85,6 +85,14 @@ class SqliteDatabase:
             f"CREATE TABLE IF NOT EXISTS {quote_name(table)} (job TEXT PRIMARY KEY, table_name TEXT NOT NULL, "
             "batch_time INTEGER NOT NULL, row_count INTEGER NOT NULL, written_at TEXT DEFAULT CURRENT_TIMESTAMP)")
 
+    def check_table(self, table: str, key: tuple[str, ...]) -> str | None:
+        """Nothing to check before writing: an upsert without a unique key fails by itself (ON CONFLICT names
+        the missing constraint)."""
+        return None
+
+    def upsert_clause(self, columns: tuple[str, ...], key: tuple[str, ...]) -> str:
+        return on_conflict(columns, key)
+
     # --- a batch ----------------------------------------------------------------------------------------
     def execute(self, sql: str, params=()) -> list:
         return self.connection.execute(sql, params).fetchall()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 
 from ..errors import RECORD_ERRORS, BadRecord, DstreamError, OutputFailed, UsageError
-from . import DatabaseURL, insert_sql, on_conflict, quote_name
+from . import DatabaseURL, insert_sql, quote_name
 from .rows import RecordDoesNotFit, RowShape, column_kinds, misfit_column
 
 BOOKKEEPING = "dstream_batches"
@@ -141,8 +141,12 @@ class DatabaseWriter:
         if self.declared is None and not self.create:
             raise DstreamError(f"{self.label}: table {self.table} does not exist in {self.url.shown}; "
                                "create it, or add --create")
-        if self.declared is not None and self.columns:
-            self._check_columns(self.columns)
+        if self.declared is not None:
+            if self.columns:
+                self._check_columns(self.columns)
+            problem = database.check_table(self.table, self.key if self.mode == "upsert" else ())
+            if problem:
+                raise DstreamError(f"{self.label}: table {self.table} in {self.url.shown} {problem}")
 
     def _read_committed(self) -> None:
         """The newest batch time this output's bookkeeping row says the table holds."""
@@ -258,10 +262,10 @@ class DatabaseWriter:
     def _finish(self, t: int, written: int) -> None:
         """This output's bookkeeping row set to *t*, and the commit: the batch is in the table, once."""
         database = self.database
-        mark = (f"INSERT INTO {BOOKKEEPING} (job, table_name, batch_time, row_count) VALUES (%s, %s, %s, %s) "
-                "ON CONFLICT (job) DO UPDATE SET table_name = excluded.table_name, batch_time = excluded.batch_time, "
-                "row_count = excluded.row_count, written_at = CURRENT_TIMESTAMP")
-        database.execute(mark.replace("%s", database.placeholder), (self.job, self.table, t, written))
+        columns = ("job", "table_name", "batch_time", "row_count")
+        mark = (insert_sql(BOOKKEEPING, columns, database.placeholder) + database.upsert_clause(columns, ("job",))
+                + ", written_at = CURRENT_TIMESTAMP")
+        database.execute(mark, (self.job, self.table, t, written))
         database.commit()
         self.committed = t
 
@@ -293,7 +297,8 @@ class DatabaseWriter:
             if not database.is_record_error(exc):
                 raise
             database.execute("ROLLBACK TO SAVEPOINT dstream_bulk")
-        one_row = insert_sql(self.table, columns, database.placeholder) + (on_conflict(columns, key) if key else "")
+        one_row = insert_sql(self.table, columns, database.placeholder) + (
+            database.upsert_clause(columns, key) if key else "")
         written = 0
         for record, row in zip(records, rows):
             database.execute("SAVEPOINT dstream_row")

@@ -282,7 +282,7 @@ class SparkChainBuilder(ChainBuilder):
         checked = DatabaseWriter(**settings)  # the options and the driver's presence, before Spark starts
         if checked.url.scheme == "sqlite" and not self.master.startswith("local"):
             raise UsageError(f"{label}: a SQLite file cannot be shared by executors on other hosts (--master "
-                             f"{self.master}); write to postgresql:// or run with a local master")
+                             f"{self.master}); write to postgresql:// or mysql://, or run with a local master")
         job = f"{self.job_id}/{len(self.output_slides_ms)}:{a['table']}"
         target = DatabaseTarget(settings, job, label, self.output_retries)
         self._note_output(s, label)
