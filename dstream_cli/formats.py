@@ -206,22 +206,28 @@ _FIRST, _SECOND = operator.itemgetter(0), operator.itemgetter(1)
 
 
 def _plain_pairs_tsv(batch) -> str | None:
-    """The tsv of a batch of (str, int) pairs whose keys need no escaping, in C-level passes; else None."""
-    if set(map(type, batch)) != {tuple} or set(map(len, batch)) != {2} or set(map(type, map(_SECOND, batch))) != {int}:
-        return None
+    """The tsv of a batch of (str, int) pairs where no key needs escaping, in C-level passes; else None. The
+    pairs are formatted before the keys are checked for escapes: the finished text tells in one scan."""
     try:
-        keys = "".join(map(_FIRST, batch))  # a key that is not a str raises
-    except TypeError:
+        if set(map(type, batch)) != {tuple} or set(map(type, map(_SECOND, batch))) != {int}:
+            return None
+        "".join(map(_FIRST, batch))  # a key that is not a str raises
+        text = "".join([f"{key}\t{value}\n" for key, value in batch])  # an f-string per pair: faster than joins
+    except (TypeError, ValueError, IndexError):  # a key that is not a str, a tuple that is not a pair
         return None
-    if "\\" in keys or not keys.isprintable():
+    # a tab or newline inside a key shows as one too many; a backslash or CR needs escaping
+    if text.count("\n") != len(batch) or text.count("\t") != len(batch) or "\\" in text or "\r" in text:
         return None
-    return "".join([f"{key}\t{value}\n" for key, value in batch])  # an f-string per pair: faster than joins
+    return text
 
 
 def _render_tsv(batch: list) -> str:
     plain = _plain_pairs_tsv(batch)
-    if plain is not None:
-        return plain
+    return plain if plain is not None else _tsv_lines(batch)
+
+
+def _tsv_lines(batch: list) -> str:
+    """The tsv of any batch, a record at a time."""
     return _lines([
         _tsv_text(x) if isinstance(x, str)
         else "\t".join(map(_tsv_field, x)) if isinstance(x, (tuple, list))

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import installed_dstream, invoke
+from dstream_cli import formats
 from dstream_cli.receivers.blocks import SPILL_AFTER_BYTES
 from dstream_cli.receivers.lines import LineSplitter
 
@@ -77,3 +78,22 @@ def test_the_long_line_check_finds_what_splitting_finds(lengths, limit):
 
     data = b"\n".join(b"x" * n for n in lengths)
     assert _has_line_longer(data, limit) == (max(map(len, data.split(b"\n"))) > limit)
+
+
+PLAIN = st.one_of(st.text(alphabet=st.characters(codec="utf-8"), max_size=6), st.integers(),
+                  st.sampled_from(["a\tb", "a\nb", "a\\b", "a\rb", "\x00", ""]))
+ODD = st.one_of(st.booleans(), st.none(), st.floats(allow_nan=False), st.binary(max_size=2))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(PLAIN, PLAIN), max_size=8),
+       st.lists(st.one_of(st.tuples(PLAIN, ODD), st.tuples(ODD, PLAIN), st.tuples(PLAIN), st.tuples(PLAIN, PLAIN, PLAIN),
+                          st.lists(PLAIN, min_size=2, max_size=2), PLAIN), max_size=1),
+       st.integers(min_value=0, max_value=8))
+def test_the_tsv_of_plain_pairs_is_what_a_record_at_a_time_gives(pairs, odd, where):
+    """emit's fast path for pairs of texts and integers formats first and checks after: whatever batch it takes,
+    it renders as the general path does."""
+    batch = pairs[:where] + odd + pairs[where:]
+    fast = formats._plain_pairs_tsv(batch)
+    assert fast is None or fast == formats._tsv_lines(batch)
+    assert formats.render(batch, "tsv") == formats._tsv_lines(batch)
