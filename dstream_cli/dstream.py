@@ -325,8 +325,10 @@ class DStream:
         window_ms, slide_ms = self._window_params(window_duration, slide_duration)
         reduced = self.reduce_by_key(func)
         if inv_func is None:
-            windowed = WindowedDStream(reduced, window_ms, slide_ms)
-            result = windowed.reduce_by_key(func)
+            if func is operator.add:  # kept incrementally while the values are whole numbers
+                result = SummedWindowDStream(reduced, window_ms, slide_ms)
+            else:
+                result = WindowedDStream(reduced, window_ms, slide_ms).reduce_by_key(func)
             return result.filter(filter_func) if filter_func is not None else result
         return ReducedWindowedDStream(reduced, func, inv_func, window_ms, slide_ms, filter_func)
 
@@ -386,11 +388,11 @@ class DStream:
     def save_to_db(self, url: str, table: str, mode: str = "append", key=None, columns=None,
                    create: bool = False) -> None:
         """Each batch into *table* of ``sqlite:///PATH``, ``postgresql://USER@HOST:PORT/DB`` or
-        ``mysql://USER@HOST:PORT/DB``, in one transaction per batch, exactly once with a checkpoint. *mode* ``append`` inserts, ``upsert`` updates the rows with
-        the same *key* columns (default ``key``), ``replace`` makes the table the latest batch. Pairs fill
-        columns ``key, value``; *columns* names tuple fields or picks dict fields; *create* makes a missing
-        table with types taken from the first batch. PostgreSQL needs ``pip install 'dstream-cli[postgres]'``,
-        MySQL ``pip install 'dstream-cli[mysql]'``."""
+        ``mysql://USER@HOST:PORT/DB``, in one transaction per batch, exactly once with a checkpoint. *mode*
+        ``append`` inserts, ``upsert`` updates the rows with the same *key* columns (default ``key``),
+        ``replace`` makes the table the latest batch. Pairs fill columns ``key, value``; *columns* names tuple
+        fields or picks dict fields; *create* makes a missing table with types taken from the first batch.
+        PostgreSQL needs ``pip install 'dstream-cli[postgres]'``, MySQL ``pip install 'dstream-cli[mysql]'``."""
         from .databases.writer import DatabaseWriter
 
         outputs.ForEachDStream(self, DatabaseWriter(url, table, mode, key, columns, create))
@@ -413,4 +415,4 @@ from . import outputs  # noqa: E402
 from .ops import batch as batch_ops  # noqa: E402
 from .ops.state import StateDStream  # noqa: E402
 from .ops.transformed import TransformedDStream, TransformedWithDStream  # noqa: E402
-from .ops.window import ReducedWindowedDStream, WindowedDStream  # noqa: E402
+from .ops.window import ReducedWindowedDStream, SummedWindowDStream, WindowedDStream  # noqa: E402

@@ -199,3 +199,35 @@ def test_random_window_and_state_chains_equal_the_definitions(data, kind, slides
         assert got == expected
     else:
         assert [(i, dict(b)) for i, b in got] == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.sampled_from("abcd"),
+                                   st.one_of(st.integers(-3, 3), st.sampled_from([0.5, 1e16]))), max_size=4),
+                max_size=24),
+       st.integers(min_value=5, max_value=7), st.integers(min_value=1, max_value=2))
+def test_a_window_summed_without_an_inverse_equals_summing_each_window_afresh(data, slides, slide):
+    """A long window of sums is kept incrementally while its values are whole numbers, and summed afresh when a
+    float comes: either way each window holds exactly the keys of its batches, a sum of zero included, with the
+    sums Spark's order gives (each batch reduced, then the batches oldest first)."""
+    length = slides * slide
+    total = len(data) + length + 1
+    ssc = StreamingContext(1)
+    got = []
+    ssc.queue_stream(data).reduce_by_key_and_window(operator.add, None, length, slide).foreach_batch(
+        lambda t, b: got.append((t // 1000, dict(b))))
+    ssc.run(RunOptions(batches=total))
+    per_batch = []
+    for batch in data + [[]] * (total - len(data)):
+        sums: dict = {}
+        for key, value in batch:
+            sums[key] = sums[key] + value if key in sums else value
+        per_batch.append(sums)
+    expected = []
+    for i in range(slide, total + 1, slide):
+        window: dict = {}
+        for sums in per_batch[max(0, i - length): i]:
+            for key, value in sums.items():
+                window[key] = window[key] + value if key in window else value
+        expected.append((i, window))
+    assert got == expected

@@ -1,6 +1,9 @@
-"""Window nodes: the plain window (union of the batches in it) and Spark's incremental ReducedWindowedDStream."""
+"""Window nodes: the plain window (union of the batches in it), Spark's incremental ReducedWindowedDStream, and
+SummedWindowDStream, which keeps a window of integer sums incrementally without an inverse."""
 from __future__ import annotations
 
+import itertools
+import operator
 from typing import Callable
 
 from ..dstream import DStream
@@ -150,3 +153,81 @@ class ReducedWindowedDStream(WindowingDStream):
         except RECORD_ERRORS as exc:  # noqa: BLE001
             reject(self.label, pair, exc)
             return False
+
+
+class SummedWindowDStream(ReducedWindowedDStream):
+    """reduceByKeyAndWindow(add) with no inverse, kept incrementally while the values are whole numbers.
+
+    Without an inverse Spark sums every window afresh. For integers, subtracting undoes adding exactly, so the
+    window can be the previous one minus the batches that left, plus those that entered, as with an inverse;
+    a count per key of the window's batches that hold it removes a key with its last batch, as summing afresh
+    would (whatever its sum, zero included). A value of another type (a float, whose sum depends on its order;
+    text) makes that slide sum the window afresh, as do a restart and a window too short to gain.
+    """
+
+    def __init__(self, parent: DStream, window_ms: int, slide_ms: int) -> None:
+        super().__init__(parent, operator.add, operator.sub, window_ms, slide_ms)
+        self.present: dict | None = None  # key -> batches of ``latest`` holding it; None: not known
+
+    def compute(self, t: int) -> PairsView:
+        parent = self.dependencies[0]
+        step = parent.slide_ms
+        current_begin, previous_end = t - self.window_ms, t - self.slide_ms
+        if self.incremental and self.latest_time != previous_end:
+            self.get_or_compute(previous_end)  # the previous window first
+        if self.incremental and self.present is not None and self.latest_time == previous_end:
+            leaving = parent.slice(previous_end - self.window_ms + step, current_begin)
+            entering = parent.slice(previous_end + step, t)
+            if _whole_numbers(leaving) and _whole_numbers(entering):
+                retire(self.generated, previous_end, history_asked=self.remember_ms > 2 * self.slide_ms)
+                _slide(self.latest, self.present, leaving, entering)
+                self.latest_time = t
+                return PairsView(self.latest)
+        batches = parent.slice(current_begin + step, t)
+        window = self._merge({}, batches, self.func, self.context.record_errors.rejecter(t, ",".join(self.input_names)))
+        if self.latest_time is None or t > self.latest_time:
+            self.latest, self.latest_time = window, t
+            self.present = _presence(batches) if _whole_numbers(batches) else None
+        return PairsView(window)
+
+    def fast_forward(self, t: int) -> None:
+        super().fast_forward(t)
+        self.present = {}
+
+    def restore(self, data: dict) -> None:
+        super().restore(data)
+        self.present = None  # not in the checkpoint: the first window after a restart is summed afresh
+
+
+_VALUE = operator.itemgetter(1)
+
+
+def _whole_numbers(batches: list) -> bool:
+    return set(map(type, map(_VALUE, itertools.chain.from_iterable(batches)))) <= {int}
+
+
+def _presence(batches: list) -> dict:
+    present: dict = {}
+    for batch in batches:
+        for key, _ in batch:
+            present[key] = present.get(key, 0) + 1
+    return present
+
+
+def _slide(window: dict, present: dict, leaving: list, entering: list) -> None:
+    for batch in leaving:
+        for key, value in batch:
+            held = present[key] - 1
+            if held:
+                present[key] = held
+                window[key] -= value
+            else:
+                del present[key], window[key]
+    for batch in entering:
+        for key, value in batch:
+            if key in present:
+                present[key] += 1
+                window[key] += value
+            else:
+                present[key] = 1
+                window[key] = value
