@@ -50,14 +50,13 @@ class DatabaseURL:
                 raise UsageError(f"database URL {url!r}: an in-memory database would be thrown away with the run; "
                                  "give a file")
             return cls("sqlite", url, path=path)
+        password = parts.password or dict(urllib.parse.parse_qsl(parts.query)).get("password")
         if scheme in ("postgresql", "postgres"):
-            password = parts.password or dict(urllib.parse.parse_qsl(parts.query)).get("password")
             return cls("postgresql", url, password=password)
         if scheme in ("mysql", "mariadb"):
             from .mysql import check_url
 
             check_url(cls._without_password(url), parts)
-            password = parts.password or dict(urllib.parse.parse_qsl(parts.query)).get("password")
             return cls("mysql", url, password=password)
         raise UsageError(f"database URL {cls._without_password(url)!r}: the scheme should be sqlite://, postgresql:// "
                          "or mysql://")

@@ -104,7 +104,7 @@ class MysqlDatabase:
 
     def is_connection_error(self, exc: BaseException) -> bool:
         if isinstance(exc, self.pymysql.err.OperationalError):
-            return _code(exc) in CONNECTION_ERRORS or _code(exc) in LOCAL_REFUSED
+            return _code(exc) in CONNECTION_ERRORS | LOCAL_REFUSED
         return isinstance(exc, (self.pymysql.err.InterfaceError, ConnectionError, TimeoutError))
 
     def is_record_error(self, exc: BaseException) -> bool:
