@@ -10,6 +10,7 @@ from typing import Callable
 import orjson
 
 from .errors import RECORD_ERRORS, shorten
+from .ops.views import PairsView
 
 INPUT_FORMATS = ("text", "json", "csv", "tsv")
 OUTPUT_FORMATS = ("tsv", "json", "csv", "repr", "text")
@@ -209,9 +210,14 @@ def _plain_pairs_tsv(batch) -> str | None:
     """The tsv of a batch of (str, int) pairs where no key needs escaping, in C-level passes; else None. The
     pairs are formatted before the keys are checked for escapes: the finished text tells in one scan."""
     try:
-        if set(map(type, batch)) != {tuple} or set(map(type, map(_SECOND, batch))) != {int}:
+        if isinstance(batch, PairsView):  # pairs by construction: their types are read a column at a time
+            keys, values = batch.columns()
+            if not (_all_of_type(values, int, batch.value_type) and _all_of_type(keys, str, batch.key_type)):
+                return None
+        elif set(map(type, batch)) != {tuple} or set(map(type, map(_SECOND, batch))) != {int}:
             return None
-        "".join(map(_FIRST, batch))  # a key that is not a str raises
+        else:
+            "".join(map(_FIRST, batch))  # a key that is not a str raises
         text = "".join([f"{key}\t{value}\n" for key, value in batch])  # an f-string per pair: faster than joins
     except (TypeError, ValueError, IndexError):  # a key that is not a str, a tuple that is not a pair
         return None
@@ -219,6 +225,10 @@ def _plain_pairs_tsv(batch) -> str | None:
     if text.count("\n") != len(batch) or text.count("\t") != len(batch) or "\\" in text or "\r" in text:
         return None
     return text
+
+
+def _all_of_type(column, kind: type, known: type | None) -> bool:
+    return known is kind or set(map(type, column)) == {kind}
 
 
 def _render_tsv(batch: list) -> str:

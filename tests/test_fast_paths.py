@@ -140,3 +140,20 @@ def test_an_event_time_expression_over_the_whole_batch_reads_what_a_call_per_rec
     assert outputs[0].exit_code == outputs[1].exit_code == 0, outputs[0].stderr
     assert outputs[0].stdout == outputs[1].stdout
     assert outputs[0].stdout.count("Time:") == 3 and "\nb\n" not in outputs[0].stdout
+
+
+def test_a_window_summed_incrementally_writes_what_a_window_reduced_afresh_writes():
+    """A sliding sum of whole numbers tells the writer its keys are text and its values whole numbers, so it
+    reads neither: a key of another kind entering (null, a number), one that needs escaping, a bool and a
+    float are still written as the general path writes them, in every window that holds them."""
+    pairs = ([[["a", 1], ["b", 2]]] * 6 + [[["a", 1], [None, 3]], [["t\tab", 4]], [[7, 1], ["a", True]]]
+             + [[["a", 1]]] * 7 + [[["b", 1.5]]] + [[["a", 2], ["b", 1]]] * 8)
+    text = queue_text([[orjson.dumps(pair).decode() for pair in batch] for batch in pairs])
+    outputs = []
+    for reduce in ("sum", "b + a"):  # the second is no shape the incremental sum takes
+        result = invoke(["--queue", "-", "--batch", "1s", "--format", "json", "map", "(x[0], x[1])",
+                         "reduce-by-key-and-window", reduce, "6s", "1s", "emit"], input=text)
+        assert result.exit_code == 0, result.stderr
+        outputs.append(result.stdout)
+    assert outputs[0] == outputs[1]
+    assert "null\t3" in outputs[0] and "7\t1" in outputs[0] and "t\\tab\t4" in outputs[0]

@@ -168,6 +168,7 @@ class SummedWindowDStream(ReducedWindowedDStream):
     def __init__(self, parent: DStream, window_ms: int, slide_ms: int) -> None:
         super().__init__(parent, operator.add, operator.sub, window_ms, slide_ms)
         self.present: dict | None = None  # key -> batches of ``latest`` holding it; None: not known
+        self.text_keys = False  # every key of ``latest`` is a str (known while ``present`` is)
 
     def compute(self, t: int) -> PairsView:
         parent = self.dependencies[0]
@@ -176,34 +177,40 @@ class SummedWindowDStream(ReducedWindowedDStream):
         if self.incremental and self.latest_time != previous_end:
             self.get_or_compute(previous_end)  # the previous window first
         if self.incremental and self.present is not None and self.latest_time == previous_end:
-            leaving = parent.slice(previous_end - self.window_ms + step, current_begin)
             entering = parent.slice(previous_end + step, t)
-            if _whole_numbers(leaving) and _whole_numbers(entering):
+            if _whole_numbers(entering):  # those leaving were checked as they entered
+                leaving = parent.slice(previous_end - self.window_ms + step, current_begin)
                 retire(self.generated, previous_end, history_asked=self.remember_ms > 2 * self.slide_ms)
                 _slide(self.latest, self.present, leaving, entering)
                 self.latest_time = t
-                return PairsView(self.latest)
+                self.text_keys = self.text_keys and _text_keys(entering)
+                return PairsView(self.latest, str if self.text_keys else None, int)
         batches = parent.slice(current_begin + step, t)
         window = self._merge({}, batches, self.func, self.context.record_errors.rejecter(t, ",".join(self.input_names)))
         if self.latest_time is None or t > self.latest_time:
             self.latest, self.latest_time = window, t
             self.present = _presence(batches) if _whole_numbers(batches) else None
+            self.text_keys = self.present is not None and _text_keys(batches)
         return PairsView(window)
 
     def fast_forward(self, t: int) -> None:
         super().fast_forward(t)
-        self.present = {}
+        self.present, self.text_keys = {}, True  # an empty window
 
     def restore(self, data: dict) -> None:
         super().restore(data)
         self.present = None  # not in the checkpoint: the first window after a restart is summed afresh
 
 
-_VALUE = operator.itemgetter(1)
+_KEY, _VALUE = operator.itemgetter(0), operator.itemgetter(1)
 
 
 def _whole_numbers(batches: list) -> bool:
     return set(map(type, map(_VALUE, itertools.chain.from_iterable(batches)))) <= {int}
+
+
+def _text_keys(batches: list) -> bool:
+    return set(map(type, map(_KEY, itertools.chain.from_iterable(batches)))) <= {str}
 
 
 def _presence(batches: list) -> dict:
