@@ -5,6 +5,7 @@ ReceivedBlockTracker does, so a window that skips times never shifts a queue out
 """
 from __future__ import annotations
 
+import time
 from typing import Iterable, Iterator
 
 from .dstream import DStream
@@ -212,6 +213,10 @@ class QueueInputDStream(InputDStream):
             raise ValueError(f"position {position!r} should be a count of queue batches")
         self._skip_to = position or 0
 
+#: how often an input's size is looked up for the progress figures: a system call lets the reading thread
+#: take the interpreter, which with a batch every few records (a log by event time) is a cost per batch
+SIZE_LOOKUP_S = 0.25
+
 
 class ReceiverInputDStream(InputDStream):
     """An input fed by a Receiver on its own threads, through a BlockBuffer cut by arrival time.
@@ -232,6 +237,7 @@ class ReceiverInputDStream(InputDStream):
             receiver.chunked = True
         self.supervisor: ReceiverSupervisor | None = None
         self._seek_to = None
+        self._size: tuple[float, int | None] = (float("-inf"), None)  # (when looked up, the input's size)
         self._logged = None  # blocks the write-ahead log holds beyond the checkpoint, while recovering
 
     def limit_read_ahead(self, max_bytes: int) -> None:
@@ -303,7 +309,10 @@ class ReceiverInputDStream(InputDStream):
         return self.buffer.backlog()
 
     def bytes_read(self) -> tuple[int, int] | None:
-        size = self.receiver.size()
+        looked_up, size = self._size
+        now = time.monotonic()
+        if now - looked_up >= SIZE_LOOKUP_S:
+            self._size = (now, size := self.receiver.size())
         if size is None or self.log is not None:  # a logged input's position is the log's, not an offset
             return None
         return as_line_position(self.buffer.position)[0], size
