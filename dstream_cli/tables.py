@@ -9,6 +9,9 @@ value fits none of that (text in a BIGINT column) is a bad record, named with it
 """
 from __future__ import annotations
 
+import itertools
+import math
+import operator
 import os
 import re
 import shutil
@@ -145,9 +148,10 @@ class BatchTable:
         except TypeError:  # an integer beyond 64 bits, somewhere: find it, record by record
             rows, records = self._dumpable(rows, records, reject)
             data = _dumped(rows)
-        self._write(data)
+        self._write(data)  # typed with NaN and the infinities as nulls (orjson's), loaded with their names
+        non_finite = _non_finite_columns(rows)
         try:
-            self._fit("array")
+            self._fit("array", non_finite)
         except _Misfit as misfit:
             # DuckDB typed the column anew from all its values, a text among them: widen by the records' own
             self._change([(name, "DOUBLE", False) for name in misfit.columns if self.columns.get(name) in _WHOLE
@@ -162,7 +166,10 @@ class BatchTable:
             if kept and not self.created:  # nothing to widen from, and no record named: say so, drop nothing
                 raise StageFailed(f"table {self.name}: DuckDB cannot type these records, for example "
                                   f"{str(kept[0])[:80]}") from misfit
-            self._write(_dumped(kept))
+            rows = kept
+            self._write(_dumped(rows))
+        if non_finite:
+            self._write(_dumped([_with_float_names(row) for row in rows]))
         self._insert("array")
 
     def empty(self) -> None:
@@ -175,9 +182,10 @@ class BatchTable:
         return self.created
 
     # --- the table's columns ------------------------------------------------------------------------
-    def _fit(self, fmt: str) -> None:
+    def _fit(self, fmt: str, non_finite: frozenset[str] = frozenset()) -> None:
         """Make the table's columns take this batch's, widening where the rules allow; raise _Misfit naming the
-        columns where they do not."""
+        columns where they do not. A column in *non_finite* holds a NaN or an infinity, written as null: it is
+        at least DOUBLE."""
         try:
             described = self.query.connection.execute(
                 f"describe select * from read_json(?, format='{fmt}')", [self.path]).fetchall()
@@ -185,6 +193,8 @@ class BatchTable:
             raise _Misfit(set(self.columns)) from exc
         changes, misfits = [], set()
         for name, kind, *_ in described:
+            if name in non_finite and (kind == _NULL or kind in _WHOLE):
+                kind = "DOUBLE"
             had = self.columns.get(name)
             if had is None or had == _NULL and kind != _NULL:
                 changes.append((name, kind, had is None))
@@ -273,6 +283,26 @@ def _insert_json(connection, table: str, columns: dict[str, str], path: str, fmt
     types = ", ".join(f"{_literal(n)}: {_literal(k)}" for n, k in columns.items())
     return connection.execute(f"insert into {_quote(table)} by name select * from "
                               f"read_json(?, format='{fmt}', columns={{{types}}})", [path]).fetchone()[0]
+
+
+def _non_finite_columns(rows: list[dict]) -> frozenset[str]:
+    """The columns where a row holds a float NaN or infinity, which JSON has no form for: found in C-level passes
+    (the floats' sum is finite when none is), and by looking at each value only when one is."""
+    values = list(itertools.chain.from_iterable(map(dict.values, rows)))
+    floats = list(itertools.compress(values, map(operator.is_, map(type, values), itertools.repeat(float))))
+    if math.isfinite(sum(floats)):
+        return frozenset()
+    return frozenset(name for row in rows for name, value in row.items()
+                     if type(value) is float and not math.isfinite(value))
+
+
+#: DuckDB casts these texts to the floats JSON cannot hold
+_FLOAT_NAMES = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def _with_float_names(row: dict) -> dict:
+    return {name: _FLOAT_NAMES[repr(value)] if type(value) is float and not math.isfinite(value) else value
+            for name, value in row.items()}
 
 
 def _dumped(rows) -> bytes:

@@ -137,7 +137,7 @@ def render() -> str:
                        " text), tuples are columns _1, _2, ..., other records one column value. Every input and as"
                        " stream the query names is a table of that name at the same batch time. A table keeps its"
                        " columns and types from batch to batch: new keys add columns, an empty batch is an empty"
-                       " table, whole numbers widen to DOUBLE when a fraction comes, anything fits a text column,"
+                       " table, whole numbers widen to DOUBLE when a fraction comes, a float NaN or infinity is itself (not null), anything fits a text column,"
                        " and a value that fits none of that is a bad record naming its column (--on-error decides)."
                        " Types are inferred as DuckDB's read_json does, from up to 20,480 records of a batch. The"
                        " query must be one SELECT that parses, reading tables that exist: else exit 2 before any"

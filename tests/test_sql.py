@@ -92,6 +92,21 @@ def test_whole_numbers_widen_to_double_when_a_fraction_comes(tmp_path):
     assert got == [(1000, [{"s": 3}]), (2000, [{"s": 3.5}]), (3000, [{"s": 3.0}])]
 
 
+def test_nan_and_the_infinities_reach_the_table_as_themselves_not_as_null():
+    """JSON, the way records reach DuckDB, has no NaN or infinity: they go as their names, which DuckDB casts. A
+    column holding only NaN is DOUBLE, and a whole-number column widens to DOUBLE when one comes."""
+    query = ("select count(v) as v, count_if(isnan(v)) as nans, count_if(v > 1e308 and not isnan(v)) as highs, "
+             "count_if(n < -1e308) as lows, count_if(isnan(z)) as z, sum(n) filter (where n between 0 and 9) as s, "
+             "typeof(n) as kind from batch group by kind")
+    result = invoke(["--queue", "-", "map", '{"v": float(x), "n": int(x) if x.isdigit() else float(x), '
+                     '"z": float("nan")}', "sql", query, "emit", "--format", "json"],
+                    input=queue_text([["1", "2"], ["nan", "inf", "-inf", "3"]]))
+    assert result.exit_code == 0, result.stderr
+    assert [orjson.loads(line) for line in result.stdout.splitlines()] == [
+        {"v": 2, "nans": 0, "highs": 0, "lows": 0, "z": 2, "s": 3, "kind": "BIGINT"},
+        {"v": 4, "nans": 1, "highs": 1, "lows": 1, "z": 4, "s": 3.0, "kind": "DOUBLE"}]
+
+
 def test_text_in_a_number_column_is_a_bad_record_named_with_its_column(tmp_path):
     dead = tmp_path / "dead.jsonl"
     got = cli_batches(tmp_path, ["sql", "select sum(b) as s from batch"],
