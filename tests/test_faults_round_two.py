@@ -18,8 +18,8 @@ def _produce_raw(brokers: str, topic: str, values: list[bytes]) -> None:
     assert producer.flush(10) == 0
 
 
-def _kafka_run(brokers: str, topic: str, *stages: str, fmt: str = "text") -> subprocess.CompletedProcess:
-    return subprocess.run([*installed_dstream(), "--batch", "200ms", "--batches", "5", "--format", fmt, "-i",
+def _kafka_run(brokers: str, topic: str, *stages: str, fmt: str = "text", options=()) -> subprocess.CompletedProcess:
+    return subprocess.run([*installed_dstream(), "--batch", "200ms", "--batches", "5", "--format", fmt, *options, "-i",
                            f"k=kafka://{brokers}/{topic}?start=earliest", "from", "k", *stages],
                           capture_output=True, text=True, timeout=60)
 
@@ -37,6 +37,19 @@ def test_a_kafka_message_is_one_record_whatever_newlines_it_holds(kafka_brokers)
     parsed = _kafka_run(kafka_brokers, "json-messages", "map", "x['a']", "emit", fmt="json")
     assert parsed.returncode == 0, parsed.stderr
     assert parsed.stdout.splitlines() == ["1", "2", "3"]
+
+
+def test_kafka_values_decoded_together_give_each_message_as_one_by_one_would(kafka_brokers, tmp_path):
+    """The plain values of a fetch are decoded in one pass: an empty message (a tombstone, or no bytes) is still
+    an empty record, and a value that is not UTF-8 is still a bad record named by its offset, the others kept."""
+    create_topic(kafka_brokers, "mixed-values", 1)
+    _produce_raw(kafka_brokers, "mixed-values", [b"plain", b"", None, "caf\u00e9".encode(), b"\xffbad", b"\rlast"])
+    dead = tmp_path / "dead.jsonl"
+    result = _kafka_run(kafka_brokers, "mixed-values", "map", "repr(x)", "emit", "--format", "text",
+                        options=("--on-error", "skip", "--dead-letter", str(dead)))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["'plain'", "''", "''", "'caf\u00e9'", "'\\rlast'"]
+    assert "mixed-values:0@4" in dead.read_text()
 
 
 @pytest.mark.parametrize("url, named", [

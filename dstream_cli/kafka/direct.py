@@ -26,7 +26,8 @@ FETCH_IDLE_S = 0.05
 #: ... and when the last fetch was full (more is surely there, the broker is only slow to send it)
 FETCH_BUSY_S = 0.5
 #: ... and, at most, while the broker's high watermark says more records are there than were handed over (not
-#: for ever: in a transactional topic the last offsets are markers, never handed over)
+#: for ever: in a transactional topic the last offsets are markers, never handed over); in the first batch after
+#: the partitions were assigned, while the client's first fetches are under way, up to the batch's end
 FETCH_BEHIND_S = 0.2
 FETCH_MESSAGES = 10_000
 #: the client's pause before fetching again once its queue is full (librdkafka's default is a second): records
@@ -155,6 +156,7 @@ class DirectKafkaInputDStream(InputDStream):
         self.listed_at = 0.0
         self.carried: dict[str, list] = {}  # fetched beyond a batch's --max-rate: the next batches' first records
         self.highs: dict[str, int] = {}  # each partition's high watermark when it was assigned
+        self.just_assigned = False  # no batch has fetched since the partitions were assigned
         self.missing: set[str] = set()  # topics said not to exist (yet)
 
     # --- the client ---------------------------------------------------------------------------------
@@ -255,7 +257,7 @@ class DirectKafkaInputDStream(InputDStream):
             self._check_offsets([partition_key(t, p) for t, p in partitions])
             self._consumer().assign([self.kafka.TopicPartition(t, p, self.offsets[partition_key(t, p)])
                                      for t, p in partitions])
-            self.assigned, self.carried = partitions, {}
+            self.assigned, self.carried, self.just_assigned = partitions, {}, True
 
     def _receive(self, t: int) -> Block:
         partitions = self._partitions()
@@ -289,12 +291,15 @@ class DirectKafkaInputDStream(InputDStream):
             self._take(taken, full, key, messages, cap)
         give_up = time.monotonic() + max(0.2, self.context.batch_ms / 1000)
         wait, empty_since = FETCH_IDLE_S, None
+        only_topic = self.source.topics[0] if len(self.source.topics) == 1 else None
+        behind_for = float("inf") if self.just_assigned else FETCH_BEHIND_S  # the batch's end bounds it
+        self.just_assigned = False
         while len(full) < len(partitions) and time.monotonic() < give_up:
             timeout = max(0.0, min(wait, give_up - time.monotonic()))  # a negative one would wait for ever
             messages = consumer.consume(num_messages=FETCH_MESSAGES, timeout=timeout)
             if not messages:
                 empty_since = empty_since or time.monotonic()
-                if time.monotonic() - empty_since < FETCH_BEHIND_S and self._behind(partitions, full):
+                if time.monotonic() - empty_since < behind_for and self._behind(partitions, full):
                     continue  # the broker holds more: the client is between fetches
                 break
             empty_since = None
@@ -306,7 +311,7 @@ class DirectKafkaInputDStream(InputDStream):
                         self.assigned = None  # start again from the offsets taken
                         return None
                 messages = [message for message in messages if message.error() is None]
-            for key, fetched in _partition_runs(messages):
+            for key, fetched in _partition_runs(messages, only_topic):
                 self._take(taken, full, key, [*self.carried.pop(key, ()), *fetched], cap)
         return taken
 
@@ -412,27 +417,32 @@ class DirectKafkaInputDStream(InputDStream):
 
 
 _ERROR, _TOPIC, _PARTITION, _VALUE = map(operator.methodcaller, ("error", "topic", "partition", "value"))
-_ENDS_A_LINE = operator.methodcaller("endswith", b"\n")
 
 
-def _partition_runs(messages: list) -> Iterator[tuple[str, list]]:
+def _partition_runs(messages: list, only_topic: str | None) -> Iterator[tuple[str, list]]:
     """The runs of one partition's messages in *messages*, in the order consumed (the client hands over a
-    partition's messages together): each run's partition key and its messages. No Python code runs per message."""
+    partition's messages together): each run's partition key and its messages. No Python code runs per message,
+    and with *only_topic* (one topic read) a message's topic, a new str at every call, is not asked for."""
+    marks = map(_PARTITION, messages) if only_topic else zip(map(_TOPIC, messages), map(_PARTITION, messages))
     start = 0
-    for (topic, partition), run in itertools.groupby(zip(map(_TOPIC, messages), map(_PARTITION, messages))):
+    for mark, run in itertools.groupby(marks):
         end = start + len(list(run))
-        yield partition_key(topic, partition), messages[start:end]
+        yield partition_key(*((only_topic, mark) if only_topic else mark)), messages[start:end]
         start = end
 
 
 def _plain_values(messages: list) -> list[str] | None:
-    """The messages' values as records, decoded in one pass, when they are the plain case: every one UTF-8,
-    none empty (None) and none closed by a line end; else None (``message_record`` then takes each)."""
-    values = list(map(_VALUE, messages))
-    if None in values or any(map(_ENDS_A_LINE, values)):
+    """The messages' values as records, joined, decoded and split again in three C-level passes, when they are
+    the plain case: every one UTF-8 (a newline between them cannot make bytes that are not UTF-8 decode),
+    none empty (None) and none holding a line end; else None (``message_record`` then takes each)."""
+    try:
+        joined = b"\n".join(map(_VALUE, messages))
+    except TypeError:  # an empty message: its value is None
+        return None
+    if joined.count(b"\n") != len(messages) - 1:
         return None
     try:
-        return list(map(bytes.decode, values))
+        return joined.decode("utf-8").split("\n")
     except UnicodeDecodeError:
         return None
 
