@@ -169,7 +169,7 @@ class BatchTable:
             rows = kept
             self._write(_dumped(rows))
         if non_finite:
-            self._write(_dumped([_with_float_names(row) for row in rows]))
+            self._write(_dumped([with_float_names(row) for row in rows]))
         self._insert("array")
 
     def empty(self) -> None:
@@ -296,13 +296,15 @@ def _non_finite_columns(rows: list[dict]) -> frozenset[str]:
                      if type(value) is float and not math.isfinite(value))
 
 
-#: DuckDB casts these texts to the floats JSON cannot hold
-_FLOAT_NAMES = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
-
-
-def _with_float_names(row: dict) -> dict:
-    return {name: _FLOAT_NAMES[repr(value)] if type(value) is float and not math.isfinite(value) else value
+def with_float_names(row: dict) -> dict:
+    """*row* with each float NaN or infinity as its name, which DuckDB casts to the float (JSON has no form
+    for them)."""
+    return {name: _float_name(value) if isinstance(value, float) and not math.isfinite(value) else value
             for name, value in row.items()}
+
+
+def _float_name(value: float) -> str:
+    return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
 
 
 def _dumped(rows) -> bytes:

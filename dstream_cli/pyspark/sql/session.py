@@ -10,7 +10,7 @@ import shutil
 import threading
 import weakref
 
-from ...tables import create_table, duckdb_module, scratch_directory
+from ...tables import create_table, duckdb_module, scratch_directory, with_float_names
 from ..conf import SparkConf
 from .dataframe import DataFrame
 from .types import (DataType, NullType, Row, StructField, StructType, _parse_type, infer_schema, merge_types,
@@ -218,8 +218,7 @@ def _as_dict(record, names: list[str], struct: StructType | None) -> dict:
     else:
         values = {names[0]: record}
     if any(isinstance(v, float) and not math.isfinite(v) for v in values.values()):
-        # JSON, the way rows go to DuckDB, has no NaN or infinity: DuckDB casts their names
-        values = {k: _FLOAT_NAMES.get(repr(v), v) if isinstance(v, float) else v for k, v in values.items()}
+        values = with_float_names(values)
     if struct is not None:
         for field in struct.fields:
             value = values.get(field.name)
@@ -227,9 +226,6 @@ def _as_dict(record, names: list[str], struct: StructType | None) -> dict:
                 raise TypeError(f"[FIELD_DATA_TYPE_UNACCEPTABLE] field {field.name}: {field.dataType!r} can not "
                                 f"accept object {value!r} in type {type(value)}.")
     return values
-
-
-_FLOAT_NAMES = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 
 
 def _accepts(kind: DataType, value) -> bool:
