@@ -213,6 +213,7 @@ class QueueInputDStream(InputDStream):
             raise ValueError(f"position {position!r} should be a count of queue batches")
         self._skip_to = position or 0
 
+
 #: how often an input's size is looked up for the progress figures: a system call lets the reading thread
 #: take the interpreter, which with a batch every few records (a log by event time) is a cost per batch
 SIZE_LOOKUP_S = 0.25
