@@ -223,11 +223,11 @@ class CuttableProxy:
                 client, _ = self.server.accept()
             except OSError:
                 return
-            if not self.open.is_set():
-                client.close()
-                continue
-            upstream = socket.create_connection(self.target)
-            with self.lock:
+            with self.lock:  # with cut(): a connection accepted as the cut begins is refused or cut, never kept
+                if not self.open.is_set():
+                    client.close()
+                    continue
+                upstream = socket.create_connection(self.target)
                 self.connections += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
@@ -248,8 +248,8 @@ class CuttableProxy:
     def cut(self) -> None:
         import socket
 
-        self.open.clear()
         with self.lock:
+            self.open.clear()
             for connection in self.connections:
                 try:
                     connection.shutdown(socket.SHUT_RDWR)

@@ -157,6 +157,7 @@ class DirectKafkaInputDStream(InputDStream):
         self.carried: dict[str, list] = {}  # fetched beyond a batch's --max-rate: the next batches' first records
         self.highs: dict[str, int] = {}  # each partition's high watermark when it was assigned
         self.just_assigned = False  # no batch has fetched since the partitions were assigned
+        self.listing_failed = False  # the last listing of the topics' partitions failed
         self.missing: set[str] = set()  # topics said not to exist (yet)
 
     # --- the client ---------------------------------------------------------------------------------
@@ -198,11 +199,13 @@ class DirectKafkaInputDStream(InputDStream):
         try:  # never longer than half a batch: while the brokers are away, the clock keeps its batches
             metadata = self._consumer().list_topics(timeout=min(2.0, max(0.1, self.context.batch_ms / 2000)))
         except self.kafka.KafkaException as exc:
+            failed_before, self.listing_failed = self.listing_failed, True
             if self.assigned is not None and not self.outage:
                 return self.assigned  # a slow answer while records flow (a busy client): listed again next time
-            self._say_outage(exc)
+            if failed_before:  # one failed listing may be a slow first answer (a busy machine); two are an outage
+                self._say_outage(exc)
             return None
-        self.listed_at = time.monotonic()
+        self.listed_at, self.listing_failed = time.monotonic(), False
         return topic_partitions(metadata, self.source.topics, self.name, self.missing, self._say)
 
     def _start_offsets(self, partitions: list[tuple[str, int]]) -> None:
