@@ -10,7 +10,7 @@ from typing import Callable
 import orjson
 
 from .errors import RECORD_ERRORS, shorten
-from .ops.views import PairsView
+from .ops.views import PairsView, pair_key, pair_value
 
 INPUT_FORMATS = ("text", "json", "csv", "tsv")
 OUTPUT_FORMATS = ("tsv", "json", "csv", "repr", "text")
@@ -203,9 +203,6 @@ def _lines(strings) -> str:
     return text + "\n" if text or strings else ""
 
 
-_FIRST, _SECOND = operator.itemgetter(0), operator.itemgetter(1)
-
-
 def _plain_pairs_tsv(batch) -> str | None:
     """The tsv of a batch of (str, int) pairs where no key needs escaping, in C-level passes; else None. The
     pairs are formatted before the keys are checked for escapes: the finished text tells in one scan."""
@@ -214,10 +211,10 @@ def _plain_pairs_tsv(batch) -> str | None:
             keys, values = batch.columns()
             if not (_all_of_type(values, int, batch.value_type) and _all_of_type(keys, str, batch.key_type)):
                 return None
-        elif set(map(type, batch)) != {tuple} or set(map(type, map(_SECOND, batch))) != {int}:
+        elif set(map(type, batch)) != {tuple} or set(map(type, map(pair_value, batch))) != {int}:
             return None
         else:
-            "".join(map(_FIRST, batch))  # a key that is not a str raises
+            "".join(map(pair_key, batch))  # a key that is not a str raises
         text = "".join([f"{key}\t{value}\n" for key, value in batch])  # an f-string per pair: faster than joins
     except (TypeError, ValueError, IndexError):  # a key that is not a str, a tuple that is not a pair
         return None

@@ -150,6 +150,7 @@ class BatchTable:
             data = _dumped(rows)
         self._write(data)  # typed with NaN and the infinities as nulls (orjson's), loaded with their names
         non_finite = _non_finite_columns(rows)
+        loaded = rows
         try:
             self._fit("array", non_finite)
         except _Misfit as misfit:
@@ -166,10 +167,11 @@ class BatchTable:
             if kept and not self.created:  # nothing to widen from, and no record named: say so, drop nothing
                 raise StageFailed(f"table {self.name}: DuckDB cannot type these records, for example "
                                   f"{str(kept[0])[:80]}") from misfit
-            rows = kept
-            self._write(_dumped(rows))
+            loaded = kept
         if non_finite:
-            self._write(_dumped([with_float_names(row) for row in rows]))
+            loaded = [with_float_names(row) for row in loaded]
+        if loaded is not rows:
+            self._write(_dumped(loaded))
         self._insert("array")
 
     def empty(self) -> None:

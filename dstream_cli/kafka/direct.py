@@ -148,6 +148,7 @@ class DirectKafkaInputDStream(InputDStream):
         super().__init__(context, name, fmt)
         self.kafka = client()
         self.source = source
+        self.only_topic = source.topics[0] if len(source.topics) == 1 else None  # its messages' topic, known
         self.offsets: dict[str, int] = {}  # "topic:partition" -> the next offset to read
         self.started = False  # whether self.offsets says where the run starts (checkpoint, group or start)
         self.consumer = None
@@ -294,7 +295,6 @@ class DirectKafkaInputDStream(InputDStream):
             self._take(taken, full, key, messages, cap)
         give_up = time.monotonic() + max(0.2, self.context.batch_ms / 1000)
         wait, empty_since = FETCH_IDLE_S, None
-        only_topic = self.source.topics[0] if len(self.source.topics) == 1 else None
         behind_for = float("inf") if self.just_assigned else FETCH_BEHIND_S  # the batch's end bounds it
         self.just_assigned = False
         while len(full) < len(partitions) and time.monotonic() < give_up:
@@ -314,7 +314,7 @@ class DirectKafkaInputDStream(InputDStream):
                         self.assigned = None  # start again from the offsets taken
                         return None
                 messages = [message for message in messages if message.error() is None]
-            for key, fetched in _partition_runs(messages, only_topic):
+            for key, fetched in _partition_runs(messages, self.only_topic):
                 self._take(taken, full, key, [*self.carried.pop(key, ()), *fetched], cap)
         return taken
 
@@ -426,11 +426,11 @@ def _partition_runs(messages: list, only_topic: str | None) -> Iterator[tuple[st
     """The runs of one partition's messages in *messages*, in the order consumed (the client hands over a
     partition's messages together): each run's partition key and its messages. No Python code runs per message,
     and with *only_topic* (one topic read) a message's topic, a new str at every call, is not asked for."""
-    marks = map(_PARTITION, messages) if only_topic else zip(map(_TOPIC, messages), map(_PARTITION, messages))
+    topics = itertools.repeat(only_topic) if only_topic else map(_TOPIC, messages)
     start = 0
-    for mark, run in itertools.groupby(marks):
+    for (topic, partition), run in itertools.groupby(zip(topics, map(_PARTITION, messages))):
         end = start + len(list(run))
-        yield partition_key(*((only_topic, mark) if only_topic else mark)), messages[start:end]
+        yield partition_key(topic, partition), messages[start:end]
         start = end
 
 

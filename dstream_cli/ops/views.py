@@ -6,7 +6,8 @@ import operator
 
 from ..sequences import ListLike
 
-_KEY, _VALUE = operator.itemgetter(0), operator.itemgetter(1)
+#: a (key, value) pair's key and value, in C
+pair_key, pair_value = operator.itemgetter(0), operator.itemgetter(1)
 
 
 class PairsView(ListLike):
@@ -38,7 +39,7 @@ class PairsView(ListLike):
         pairs = self._pairs
         if isinstance(pairs, dict):
             return pairs.keys(), pairs.values()
-        return map(_KEY, pairs), map(_VALUE, pairs)
+        return map(pair_key, pairs), map(pair_value, pairs)
 
 
 def retire(generated: dict, t: int, history_asked: bool) -> None:

@@ -8,7 +8,7 @@ from typing import Callable
 
 from ..dstream import DStream
 from ..errors import RECORD_ERRORS
-from .views import PairsView, retire
+from .views import PairsView, pair_key, pair_value, retire
 
 #: PySpark reuses the previous window only when the window spans at least this many slides
 INCREMENTAL_MIN_SLIDES = 5
@@ -184,14 +184,21 @@ class SummedWindowDStream(ReducedWindowedDStream):
                 _slide(self.latest, self.present, leaving, entering)
                 self.latest_time = t
                 self.text_keys = self.text_keys and _text_keys(entering)
-                return PairsView(self.latest, str if self.text_keys else None, int)
+                return self._latest_view()
         batches = parent.slice(current_begin + step, t)
         window = self._merge({}, batches, self.func, self.context.record_errors.rejecter(t, ",".join(self.input_names)))
-        if self.latest_time is None or t > self.latest_time:
-            self.latest, self.latest_time = window, t
-            self.present = _presence(batches) if _whole_numbers(batches) else None
-            self.text_keys = self.present is not None and _text_keys(batches)
-        return PairsView(window)
+        if self.latest_time is not None and t <= self.latest_time:
+            return PairsView(window)  # an earlier window again: ``latest`` stays
+        self.latest, self.latest_time = window, t
+        self.present = _presence(batches) if _whole_numbers(batches) else None
+        self.text_keys = self.present is not None and _text_keys(batches)
+        return self._latest_view()
+
+    def _latest_view(self) -> PairsView:
+        """``latest`` as a batch, with the types it is known to hold: int values while kept incrementally."""
+        if self.present is None:
+            return PairsView(self.latest)
+        return PairsView(self.latest, str if self.text_keys else None, int)
 
     def fast_forward(self, t: int) -> None:
         super().fast_forward(t)
@@ -202,15 +209,12 @@ class SummedWindowDStream(ReducedWindowedDStream):
         self.present = None  # not in the checkpoint: the first window after a restart is summed afresh
 
 
-_KEY, _VALUE = operator.itemgetter(0), operator.itemgetter(1)
-
-
 def _whole_numbers(batches: list) -> bool:
-    return set(map(type, map(_VALUE, itertools.chain.from_iterable(batches)))) <= {int}
+    return set(map(type, map(pair_value, itertools.chain.from_iterable(batches)))) <= {int}
 
 
 def _text_keys(batches: list) -> bool:
-    return set(map(type, map(_KEY, itertools.chain.from_iterable(batches)))) <= {str}
+    return set(map(type, map(pair_key, itertools.chain.from_iterable(batches)))) <= {str}
 
 
 def _presence(batches: list) -> dict:
